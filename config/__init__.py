@@ -1,0 +1,23 @@
+"""Typed settings, read once from the environment and passed explicitly."""
+
+from config.settings import (
+    DatabaseSettings,
+    EngineSettings,
+    Environment,
+    HttpSettings,
+    RedisSettings,
+    Settings,
+    SettingsError,
+    StripeSettings,
+)
+
+__all__ = [
+    "DatabaseSettings",
+    "EngineSettings",
+    "Environment",
+    "HttpSettings",
+    "RedisSettings",
+    "Settings",
+    "SettingsError",
+    "StripeSettings",
+]

@@ -1,0 +1,258 @@
+"""Settings from the environment (12-factor).
+
+Every value is parsed and checked once, at start-up, by `Settings.from_env`. A bad value raises
+`SettingsError` whose message names the variable, so a process can print one line and stop.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final, TypeVar
+from urllib.parse import unquote, urlsplit
+
+T = TypeVar("T")
+
+DEV_JWT_SECRET: Final = "rushqueue-local-dev-secret-change-me-0123456789"
+
+
+class SettingsError(ValueError):
+    """A variable is missing or malformed; the message names it."""
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RedisSettings:
+    url: str
+    # Blocking reads (BLMOVE, BLPOP) must time out well inside the socket timeout, or redis-py
+    # reports a healthy idle wait as a dead connection.
+    socket_timeout: float = 10.0
+    max_connections: int = 64
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatabaseSettings:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+    pool_min: int = 1
+    pool_max: int = 10
+
+    @classmethod
+    def from_url(cls, url: str, *, pool_max: int = 10) -> DatabaseSettings:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mysql", "mariadb"):
+            raise ValueError("scheme must be mysql:// or mariadb://")
+        database = parts.path.lstrip("/")
+        if not parts.hostname or not database:
+            raise ValueError("expected mysql://user:password@host:port/database")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or 3306,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            database=database,
+            pool_max=pool_max,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    max_body_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineSettings:
+    shards: int = 4
+    batch_size: int = 256
+    hold_ttl_seconds: float = 600.0
+    lease_ttl_ms: int = 3000
+    decision_timeout_seconds: float = 5.0
+    sweep_interval_seconds: float = 5.0
+    # A hold is left to its own actor for this long past expiry before the sweeper nudges it.
+    sweep_grace_seconds: float = 2.0
+    flush_batch: int = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StripeSettings:
+    secret_key: str | None = None
+    webhook_secret: str = "whsec_rushqueue_local_dev"
+    api_base: str | None = None
+
+    @property
+    def local_checkout(self) -> bool:
+        return self.secret_key is None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    environment: Environment
+    redis: RedisSettings
+    database: DatabaseSettings
+    http: HttpSettings
+    engine: EngineSettings
+    stripe: StripeSettings
+    jwt_secret: str
+    jwt_ttl_seconds: int = 3600
+    argon2_profile: str = "rfc9106-low-memory"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        return _Reader(os.environ if env is None else env).settings()
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def _get(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        raw = self._env.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{name}={raw!r} is invalid: {exc}") from None
+
+    def _positive_int(self, name: str, default: int) -> int:
+        return self._get(name, default, _positive(int))
+
+    def _positive_float(self, name: str, default: float) -> float:
+        return self._get(name, default, _positive(float))
+
+    def settings(self) -> Settings:
+        environment = self._get("RUSHQUEUE_ENV", Environment.DEVELOPMENT, Environment)
+        jwt_secret = self._get("JWT_SECRET", DEV_JWT_SECRET, str)
+        if len(jwt_secret) < 32:
+            raise SettingsError("JWT_SECRET is invalid: use at least 32 characters")
+        stripe_key = self._get("STRIPE_SECRET_KEY", None, _nonempty)
+        if environment is Environment.PRODUCTION:
+            if jwt_secret == DEV_JWT_SECRET:
+                raise SettingsError("JWT_SECRET must be set in production")
+            if stripe_key is None:
+                raise SettingsError(
+                    "STRIPE_SECRET_KEY must be set in production (the local checkout is dev-only)"
+                )
+            if "STRIPE_WEBHOOK_SECRET" not in self._env:
+                raise SettingsError("STRIPE_WEBHOOK_SECRET must be set in production")
+        redis_url = self._get("REDIS_URL", "redis://127.0.0.1:6379/0", _redis_url)
+        db_pool_max = self._positive_int("DATABASE_POOL_MAX", 10)
+        database = self._get(
+            "DATABASE_URL",
+            DatabaseSettings.from_url(
+                "mysql://rushqueue:rushqueue@127.0.0.1:3306/rushqueue", pool_max=db_pool_max
+            ),
+            lambda raw: DatabaseSettings.from_url(raw, pool_max=db_pool_max),
+        )
+        port = self._get("HTTP_PORT", 8080, _port)
+        http = HttpSettings(
+            host=self._get("HTTP_HOST", "127.0.0.1", _nonempty),
+            port=port,
+            public_url=self._get("PUBLIC_URL", f"http://127.0.0.1:{port}", _http_url),
+            max_body_bytes=self._positive_int("HTTP_MAX_BODY_BYTES", 64 * 1024),
+        )
+        engine = EngineSettings(
+            shards=self._positive_int("ENGINE_SHARDS", 4),
+            batch_size=self._positive_int("ENGINE_BATCH_SIZE", 256),
+            hold_ttl_seconds=self._positive_float("HOLD_TTL_SECONDS", 600.0),
+            lease_ttl_ms=self._get("ENGINE_LEASE_TTL_MS", 3000, _at_least(int, 500)),
+            decision_timeout_seconds=self._positive_float("ENGINE_DECISION_TIMEOUT_SECONDS", 5.0),
+            sweep_interval_seconds=self._positive_float("SWEEP_INTERVAL_SECONDS", 5.0),
+            sweep_grace_seconds=self._positive_float("SWEEP_GRACE_SECONDS", 2.0),
+            flush_batch=self._positive_int("ENGINE_FLUSH_BATCH", 500),
+        )
+        stripe = StripeSettings(
+            secret_key=stripe_key,
+            webhook_secret=self._get(
+                "STRIPE_WEBHOOK_SECRET", "whsec_rushqueue_local_dev", _nonempty
+            ),
+            api_base=self._get("STRIPE_API_BASE", None, _http_url),
+        )
+        return Settings(
+            environment=environment,
+            redis=RedisSettings(
+                url=redis_url,
+                max_connections=self._positive_int("REDIS_MAX_CONNECTIONS", 64),
+            ),
+            database=database,
+            http=http,
+            engine=engine,
+            stripe=stripe,
+            jwt_secret=jwt_secret,
+            jwt_ttl_seconds=self._positive_int("JWT_TTL_SECONDS", 3600),
+            argon2_profile=self._get(
+                "ARGON2_PROFILE", "rfc9106-low-memory", _one_of("rfc9106-low-memory", "cheapest")
+            ),
+            log_level=self._get(
+                "LOG_LEVEL", "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")
+            ),
+        )
+
+
+def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:
+    def parse(raw: str) -> T:
+        value = kind(raw)
+        if not value > 0:  # type: ignore[operator]
+            raise ValueError("must be greater than zero")
+        return value
+
+    return parse
+
+
+def _at_least(kind: Callable[[str], int], minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = kind(raw)
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 < value < 65536:
+        raise ValueError("must be a TCP port (1-65535)")
+    return value
+
+
+def _nonempty(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be blank")
+    return raw
+
+
+def _redis_url(raw: str) -> str:
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("expected redis://host:port/db")
+    return raw
+
+
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http(s):// URL")
+    return raw.rstrip("/")
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return raw
+
+    return parse

@@ -1,0 +1,258 @@
+"""Start private `redis-server` and `mariadbd` processes on loopback.
+
+These are the Debian binaries, run as children with every file under one data folder, so a
+developer's or CI's own servers are never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Self
+
+LOOPBACK: Final = "127.0.0.1"
+DB_NAME: Final = "rushqueue"
+DB_USER: Final = "rushqueue"
+DB_PASSWORD: Final = "rushqueue"
+
+
+class ServerError(RuntimeError):
+    """A local server could not be started."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((LOOPBACK, port)) == 0
+
+
+def _require(binary: str) -> str:
+    path = shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/usr/bin:/sbin")
+    if path is None:
+        raise ServerError(
+            f"{binary} not found; install it with: "
+            "sudo apt-get install -y redis-server mariadb-server"
+        )
+    return path
+
+
+@dataclass(slots=True)
+class _Child:
+    name: str
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def spawn(self) -> None:
+        log = self.log_path.open("ab")
+        try:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                # A session of its own, so a terminal's Ctrl-C reaches the supervisor, which then
+                # stops the server in order instead of the server dying mid-write.
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+
+    def wait_for(self, ready: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise ServerError(f"{self.name} exited early; see {self.log_path}")
+            if ready():
+                return
+            time.sleep(0.05)
+        raise ServerError(f"{self.name} did not become ready in {timeout:.0f}s; see {self.log_path}")
+
+    def send(self, sig: signal.Signals) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process is None:
+            return
+        self.send(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+class RedisServer:
+    """A `redis-server` with AOF on, so a restart keeps every acknowledged write."""
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._child = _Child(
+            "redis-server",
+            [
+                _require("redis-server"),
+                "--bind", LOOPBACK,
+                "--port", str(self.port),
+                "--dir", str(data_dir),
+                "--appendonly", "yes",
+                "--appendfsync", "everysec",
+                "--save", "",
+                "--daemonize", "no",
+                "--protected-mode", "yes",
+            ],
+            data_dir / "redis.log",
+        )
+
+    @property
+    def url(self) -> str:
+        return f"redis://{LOOPBACK}:{self.port}/0"
+
+    def start(self, timeout: float = 20.0) -> Self:
+        if _port_open(self.port):
+            raise ServerError(f"port {self.port} is taken; is another Redis running there?")
+        self._child.spawn()
+        self._child.wait_for(lambda: _port_open(self.port), timeout)
+        return self
+
+    def stop(self) -> None:
+        self._child.stop()
+
+    def kill(self) -> None:
+        self._child.kill()
+
+    def pause(self) -> None:
+        self._child.send(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._child.send(signal.SIGCONT)
+
+
+class MariaDBServer:
+    """A `mariadbd` with its own data folder, bound to loopback, with one app database and user."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.socket_path = data_dir / "mysqld.sock"
+        self._datadir = data_dir / "db"
+        argv = [
+            _require("mariadbd"),
+            "--no-defaults",
+            f"--datadir={self._datadir}",
+            f"--port={self.port}",
+            f"--bind-address={LOOPBACK}",
+            f"--socket={self.socket_path}",
+            f"--pid-file={data_dir / 'mysqld.pid'}",
+            "--skip-name-resolve",
+            "--skip-log-bin",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+            "--innodb-buffer-pool-size=128M",
+            "--max-connections=500",
+            "--transaction-isolation=READ-COMMITTED",
+        ]
+        if not durable:
+            # Test servers trade crash durability of the last second for speed; nothing else.
+            argv += ["--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0"]
+        if os.geteuid() == 0:
+            argv.append("--user=root")
+        self._child = _Child("mariadbd", argv, data_dir / "mariadb.log")
+
+    @property
+    def url(self) -> str:
+        return f"mysql://{DB_USER}:{DB_PASSWORD}@{LOOPBACK}:{self.port}/{DB_NAME}"
+
+    def _initialise(self) -> None:
+        if (self._datadir / "mysql").is_dir():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        argv = [
+            _require("mariadb-install-db"),
+            "--no-defaults",
+            f"--datadir={self._datadir}",
+            "--auth-root-authentication-method=socket",
+            "--skip-test-db",
+        ]
+        if os.geteuid() == 0:
+            argv.append("--user=root")
+        result = subprocess.run(argv, capture_output=True, check=False)
+        if result.returncode != 0:
+            shutil.rmtree(self._datadir, ignore_errors=True)
+            raise ServerError(f"mariadb-install-db failed: {result.stderr.decode()[-2000:]}")
+
+    def _client(self, sql: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [_require("mariadb"), "--no-defaults", f"--socket={self.socket_path}", "-uroot",
+             "-e", sql],
+            capture_output=True,
+            check=False,
+        )
+
+    def start(self, timeout: float = 60.0) -> Self:
+        if _port_open(self.port):
+            raise ServerError(f"port {self.port} is taken; is another MariaDB running there?")
+        self._initialise()
+        self._child.spawn()
+        self._child.wait_for(
+            lambda: _port_open(self.port) and self._client("SELECT 1").returncode == 0, timeout
+        )
+        created = self._client(
+            f"CREATE DATABASE IF NOT EXISTS {DB_NAME} CHARACTER SET utf8mb4;"
+            f"CREATE USER IF NOT EXISTS '{DB_USER}'@'127.0.0.1' IDENTIFIED BY '{DB_PASSWORD}';"
+            f"GRANT ALL ON {DB_NAME}.* TO '{DB_USER}'@'127.0.0.1';"
+            f"GRANT ALL ON `{DB_NAME}\\_%`.* TO '{DB_USER}'@'127.0.0.1';"
+        )
+        if created.returncode != 0:
+            raise ServerError(f"creating the database failed: {created.stderr.decode()}")
+        return self
+
+    def create_database(self, name: str) -> str:
+        """Create an extra database (tests use one each) and return its URL."""
+        result = self._client(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+        if result.returncode != 0:
+            raise ServerError(result.stderr.decode())
+        return f"mysql://{DB_USER}:{DB_PASSWORD}@{LOOPBACK}:{self.port}/{name}"
+
+    def stop(self) -> None:
+        self._child.stop(timeout=30.0)
+
+    def kill(self) -> None:
+        self._child.kill()
+
+
+@contextlib.contextmanager
+def running(*servers: RedisServer | MariaDBServer) -> Iterator[None]:
+    started: list[RedisServer | MariaDBServer] = []
+    try:
+        for server in servers:
+            server.start()
+            started.append(server)
+        yield
+    finally:
+        for server in reversed(started):
+            server.stop()

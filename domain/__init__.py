@@ -1,0 +1,1 @@
+"""The vocabulary shared by engine, gateway and persistence: statuses and domain errors."""

@@ -1,0 +1,103 @@
+"""One hierarchy for every error a user can cause or meet.
+
+Each class carries its HTTP status and a stable machine-readable code; the gateway's error
+middleware is the one place that turns them into the JSON error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "invalid_input"
+
+
+class MalformedJson(DomainError):
+    status = 422
+    code = "malformed_json"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class InvalidCredentials(DomainError):
+    status = 401
+    code = "invalid_credentials"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+
+
+class SeatsUnavailable(Conflict):
+    code = "seats_unavailable"
+
+
+class LimitExceeded(Conflict):
+    code = "limit_exceeded"
+
+
+class SaleNotOpen(Conflict):
+    code = "sale_not_open"
+
+
+class HoldNotActive(Conflict):
+    code = "hold_not_active"
+
+
+class RateLimited(DomainError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+
+
+class Unavailable(DomainError):
+    """A dependency is down or too slow; the request is safe to retry."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 1, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retry_after = retry_after
+
+
+class EngineUnavailable(Unavailable):
+    code = "engine_unavailable"

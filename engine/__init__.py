@@ -1,0 +1,1 @@
+"""The seat engine: sharded single-writer actors fed by Redis list queues."""

@@ -1,0 +1,1 @@
+"""The aiohttp gateway: REST API, websocket seat push, auth and payments."""

@@ -1,0 +1,78 @@
+"""The gateway application: middlewares, routes, and the resources it owns.
+
+Long-lived resources live in `cleanup_ctx` generators, so they are created inside the running
+loop and closed in reverse order on shutdown: database, Redis, engine client, seat feed, jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiojobs
+from aiohttp import web
+
+from config import Settings
+from engine.client import EngineClient
+from engine.redis_client import connect_redis
+from gateway.appkeys import (
+    DATABASE,
+    ENGINE,
+    PASSWORDS,
+    REDIS,
+    SCHEDULER,
+    SEAT_FEED,
+    SETTINGS,
+    TOKENS,
+)
+from gateway.auth.guard import auth_middleware
+from gateway.auth.passwords import PasswordHasher
+from gateway.auth.tokens import TokenCodec
+from gateway.middlewares import error_middleware
+from gateway.routes import ROUTE_TABLES
+from gateway.seatfeed import SeatFeed
+from persistence import Database
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    app[DATABASE] = await Database.connect(app[SETTINGS].database)
+    yield
+    await app[DATABASE].close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    app[REDIS] = connect_redis(app[SETTINGS].redis)
+    yield
+    await app[REDIS].aclose()
+
+
+async def _engine(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with EngineClient(app[REDIS], settings.engine) as client:
+        app[ENGINE] = client
+        yield
+
+
+async def _seat_feed(app: web.Application) -> AsyncIterator[None]:
+    async with SeatFeed(app[REDIS], app[SETTINGS].engine) as feed:
+        app[SEAT_FEED] = feed
+        yield
+
+
+async def _scheduler(app: web.Application) -> AsyncIterator[None]:
+    async with aiojobs.Scheduler(close_timeout=5.0) as scheduler:
+        app[SCHEDULER] = scheduler
+        yield
+
+
+def make_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        client_max_size=settings.http.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[PASSWORDS] = PasswordHasher.from_profile(settings.argon2_profile)
+    app[TOKENS] = TokenCodec(settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
+    app.cleanup_ctx.extend([_database, _redis, _engine, _seat_feed, _scheduler])
+    for table in ROUTE_TABLES:
+        app.router.add_routes(table)
+    return app

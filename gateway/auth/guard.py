@@ -1,0 +1,69 @@
+"""Deny by default: every /api/v1 route needs a bearer token unless its handler is `@public`.
+
+The guard reads the matched route's own handler, so marking a handler is the only way to open it
+and a new route is protected without anyone remembering to protect it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+from aiohttp import web
+
+from domain.errors import Forbidden, NotAuthenticated
+from gateway.appkeys import PRINCIPAL, TOKENS
+from gateway.auth.principal import Principal
+
+_PUBLIC_ATTR: Final = "__rushqueue_public__"
+
+H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+
+def public(handler: H) -> H:
+    """Open a handler to anonymous callers."""
+    setattr(handler, _PUBLIC_ATTR, True)
+    return handler
+
+
+def _is_public(request: web.Request) -> bool:
+    route_handler = request.match_info.handler
+    return bool(getattr(route_handler, _PUBLIC_ATTR, False)) or not request.path.startswith(
+        "/api/"
+    )
+
+
+def principal_from(request: web.Request) -> Principal | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return request.app[TOKENS].decode(token.strip())
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    if request.match_info.http_exception is not None or _is_public(request):
+        principal = principal_from(request) if "Authorization" in request.headers else None
+        if principal is not None:
+            request[PRINCIPAL] = principal
+        return await handler(request)
+    principal = principal_from(request)
+    if principal is None:
+        raise NotAuthenticated("Send 'Authorization: Bearer <token>'; log in to get one")
+    request[PRINCIPAL] = principal
+    return await handler(request)
+
+
+def current_user(request: web.Request) -> Principal:
+    try:
+        return request[PRINCIPAL]
+    except KeyError:
+        raise NotAuthenticated("Log in first") from None
+
+
+def require_admin(request: web.Request) -> Principal:
+    principal = current_user(request)
+    if not principal.is_admin:
+        raise Forbidden("This needs the admin role")
+    return principal

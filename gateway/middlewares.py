@@ -1,0 +1,62 @@
+"""The one place where errors become HTTP responses.
+
+Every error leaves as `{"error": {"status", "code", "message", ...details}}`. Domain errors map by
+their class; aiohttp's own HTTP errors (404 route, 405, 413) keep their status; anything else is
+logged with its traceback and answered as an opaque 500, so no stack trace reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from aiohttp import web
+
+from domain.errors import DomainError, RateLimited, Unavailable
+from gateway.wire import json_response
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES: Final = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any
+) -> web.Response:
+    body = {"error": {"status": status, "code": code, "message": message, **details}}
+    return json_response(body, status=status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        headers = None
+        if isinstance(exc, RateLimited | Unavailable):
+            headers = {"Retry-After": str(exc.retry_after)}
+        return error_response(exc.status, exc.code, exc.message, headers, **exc.details)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        message = exc.reason
+        if exc.status == 404:
+            message = "No such resource"
+        elif exc.status == 413:
+            message = "Request body is too large"
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return error_response(exc.status, code, message, headers)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Something went wrong on our side")

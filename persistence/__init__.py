@@ -1,0 +1,5 @@
+"""MariaDB/MySQL access through asyncmy: the pool, migrations and every query."""
+
+from persistence.database import Database, DatabaseUnavailable
+
+__all__ = ["Database", "DatabaseUnavailable"]

@@ -1,0 +1,135 @@
+"""The asyncmy pool, wrapped so a transaction is one `async with`.
+
+asyncmy connections start with autocommit off. A query cancelled mid-flight leaves unread
+packets on its connection; such a connection is closed rather than returned to the pool, where
+the next borrower would read someone else's result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncmy
+from asyncmy.cursors import DictCursor
+from asyncmy.errors import InterfaceError, OperationalError
+
+from config import DatabaseSettings
+
+Row = dict[str, Any]
+
+
+class DatabaseUnavailable(RuntimeError):
+    """MariaDB could not be reached or dropped the connection."""
+
+
+class Connection:
+    """A borrowed connection inside one transaction."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    async def execute(self, sql: str, args: Sequence[Any] | None = None) -> int:
+        async with self._raw.cursor() as cursor:
+            affected: int = await cursor.execute(sql, args)
+            return affected
+
+    async def execute_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        if not rows:
+            return 0
+        async with self._raw.cursor() as cursor:
+            affected: int = await cursor.executemany(sql, rows)
+            return affected
+
+    async def insert(self, sql: str, args: Sequence[Any] | None = None) -> int:
+        """Run an INSERT and return the new AUTO_INCREMENT id."""
+        async with self._raw.cursor() as cursor:
+            await cursor.execute(sql, args)
+            last: int = cursor.lastrowid
+            return last
+
+    async def fetch_all(self, sql: str, args: Sequence[Any] | None = None) -> list[Row]:
+        async with self._raw.cursor(DictCursor) as cursor:
+            await cursor.execute(sql, args)
+            rows: list[Row] = list(await cursor.fetchall())
+            return rows
+
+    async def fetch_one(self, sql: str, args: Sequence[Any] | None = None) -> Row | None:
+        async with self._raw.cursor(DictCursor) as cursor:
+            await cursor.execute(sql, args)
+            row: Row | None = await cursor.fetchone()
+            return row
+
+    async def fetch_value(self, sql: str, args: Sequence[Any] | None = None) -> Any:
+        async with self._raw.cursor() as cursor:
+            await cursor.execute(sql, args)
+            row = await cursor.fetchone()
+            return None if row is None else row[0]
+
+
+class Database:
+    """Owns the pool. Create inside the running loop with `await Database.connect(...)`."""
+
+    def __init__(self, pool: Any, settings: DatabaseSettings) -> None:
+        self._pool = pool
+        self.settings = settings
+
+    @classmethod
+    async def connect(cls, settings: DatabaseSettings) -> Database:
+        try:
+            pool = await asyncmy.create_pool(
+                host=settings.host,
+                port=settings.port,
+                user=settings.user,
+                password=settings.password,
+                db=settings.database,
+                minsize=settings.pool_min,
+                maxsize=settings.pool_max,
+                autocommit=False,
+                charset="utf8mb4",
+                connect_timeout=5,
+                pool_recycle=600,
+            )
+        except (OSError, OperationalError) as exc:
+            raise DatabaseUnavailable(f"cannot connect to MariaDB: {exc}") from exc
+        return cls(pool, settings)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """Borrow a connection, commit on success, roll back on error."""
+        try:
+            raw = await self._pool.acquire()
+        except (OSError, OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+        try:
+            yield Connection(raw)
+            await raw.commit()
+        except asyncio.CancelledError:
+            raw.close()
+            raise
+        except (OSError, OperationalError, InterfaceError) as exc:
+            raw.close()
+            raise DatabaseUnavailable(str(exc)) from exc
+        except BaseException:
+            try:
+                await raw.rollback()
+            except (OSError, OperationalError, InterfaceError):
+                raw.close()
+            raise
+        finally:
+            self._pool.release(raw)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.transaction() as conn:
+                return bool(await conn.fetch_value("SELECT 1") == 1)
+        except DatabaseUnavailable:
+            return False
+
+    async def close(self) -> None:
+        self._pool.close()
+        await self._pool.wait_closed()

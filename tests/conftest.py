@@ -1,0 +1,121 @@
+"""Real servers for the whole suite: one Redis and one MariaDB per session, on free loopback
+ports, in a temporary folder. Each test starts from empty Redis and empty tables."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import pytest
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from config import Settings
+from devstack.servers import MariaDBServer, RedisServer
+from engine.redis_client import connect_redis
+from gateway.app import make_app
+from persistence import Database
+from persistence.migrate import migrate
+
+pytest_plugins = ["tests.helpers.users", "tests.helpers.catalog", "tests.helpers.engine"]
+
+APP_TABLES = (
+    "booking_seats",
+    "bookings",
+    "payments",
+    "hold_seats",
+    "holds",
+    "event_seats",
+    "event_prices",
+    "events",
+    "seats",
+    "price_categories",
+    "venues",
+    "users",
+    "shard_fences",
+)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]:
+    server = MariaDBServer(tmp_path_factory.mktemp("mariadb"), durable=False)
+    server.start()
+    settings = Settings.from_env({"DATABASE_URL": server.url}).database
+
+    async def apply() -> None:
+        db = await Database.connect(settings)
+        try:
+            await migrate(db)
+        finally:
+            await db.close()
+
+    asyncio.run(apply())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_settings(
+    redis_server: RedisServer, mariadb_server: MariaDBServer
+) -> Callable[..., Settings]:
+    """Settings for a test; keyword overrides are environment variables."""
+
+    def build(**overrides: str) -> Settings:
+        env = {
+            "RUSHQUEUE_ENV": "test",
+            "REDIS_URL": redis_server.url,
+            "DATABASE_URL": mariadb_server.url,
+            "ARGON2_PROFILE": "cheapest",
+            "ENGINE_SHARDS": "2",
+            "ENGINE_LEASE_TTL_MS": "1500",
+            "ENGINE_DECISION_TIMEOUT_SECONDS": "5",
+            "LOG_LEVEL": "DEBUG",
+        }
+        env.update(overrides)
+        return Settings.from_env(env)
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = connect_redis(settings.redis)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = await Database.connect(settings.database)
+    async with database.transaction() as conn:
+        await conn.execute("SET FOREIGN_KEY_CHECKS = 0")
+        for table in APP_TABLES:
+            await conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        await conn.execute("SET FOREIGN_KEY_CHECKS = 1")
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Callable[..., asyncio.Future[TestClient]],
+    settings: Settings,
+    db: Database,
+    redis: Redis,
+) -> TestClient:
+    """The gateway app on a test server, over clean Redis and MariaDB."""
+    return await aiohttp_client(make_app(settings))
