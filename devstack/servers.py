@@ -120,7 +120,7 @@ class RedisServer:
                 "--port", str(self.port),
                 "--dir", str(data_dir),
                 "--appendonly", "yes",
-                "--appendfsync", "everysec",
+                "--appendfsync", "always",
                 "--save", "",
                 "--daemonize", "no",
                 "--protected-mode", "yes",

@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS event_prices (
 
 -- Holds are written behind by the engine; the engine's actor is their only writer.
 CREATE TABLE IF NOT EXISTS holds (
-    id          CHAR(36) NOT NULL PRIMARY KEY,
+    id          VARCHAR(64) NOT NULL PRIMARY KEY,
     event_id    BIGINT UNSIGNED NOT NULL,
     user_id     BIGINT UNSIGNED NOT NULL,
     status      ENUM('held', 'checkout', 'released', 'expired', 'booked') NOT NULL,
@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS event_seats (
     event_id        BIGINT UNSIGNED NOT NULL,
     seat_id         BIGINT UNSIGNED NOT NULL,
     status          ENUM('available', 'held', 'booked') NOT NULL DEFAULT 'available',
-    hold_id         CHAR(36) NULL,
+    hold_id         VARCHAR(64) NULL,
     holder_id       BIGINT UNSIGNED NULL,
     hold_expires_at DATETIME(6) NULL,
     version         BIGINT UNSIGNED NOT NULL DEFAULT 0,
@@ -95,7 +95,7 @@ CREATE TABLE IF NOT EXISTS event_seats (
 ) ENGINE=InnoDB;
 
 CREATE TABLE IF NOT EXISTS hold_seats (
-    hold_id       CHAR(36) NOT NULL,
+    hold_id       VARCHAR(64) NOT NULL,
     event_seat_id BIGINT UNSIGNED NOT NULL,
     PRIMARY KEY (hold_id, event_seat_id),
     KEY ix_hold_seats_seat (event_seat_id),
@@ -105,7 +105,7 @@ CREATE TABLE IF NOT EXISTS hold_seats (
 
 CREATE TABLE IF NOT EXISTS payments (
     id                BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-    hold_id           CHAR(36) NOT NULL,
+    hold_id           VARCHAR(64) NOT NULL,
     provider          VARCHAR(16) NOT NULL,
     session_id        VARCHAR(255) NOT NULL,
     payment_intent_id VARCHAR(255) NULL,
@@ -124,7 +124,7 @@ CREATE TABLE IF NOT EXISTS bookings (
     id           BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     event_id     BIGINT UNSIGNED NOT NULL,
     user_id      BIGINT UNSIGNED NOT NULL,
-    hold_id      CHAR(36) NOT NULL,
+    hold_id      VARCHAR(64) NOT NULL,
     payment_id   BIGINT UNSIGNED NOT NULL,
     amount_minor BIGINT UNSIGNED NOT NULL,
     currency     CHAR(3) NOT NULL,
