@@ -15,7 +15,9 @@ from urllib.parse import unquote, urlsplit
 
 T = TypeVar("T")
 
-DEV_JWT_SECRET: Final = "rushqueue-local-dev-secret-change-me-0123456789"
+# Local-development defaults only; production refuses to start with them.
+DEV_JWT_SECRET: Final = "rushqueue-local-dev-secret-change-me-0123456789"  # noqa: S105
+DEV_WEBHOOK_SECRET: Final = "whsec_rushqueue_local_dev"  # noqa: S105
 
 
 class SettingsError(ValueError):
@@ -89,7 +91,7 @@ class EngineSettings:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StripeSettings:
     secret_key: str | None = None
-    webhook_secret: str = "whsec_rushqueue_local_dev"
+    webhook_secret: str = DEV_WEBHOOK_SECRET
     api_base: str | None = None
 
     @property
@@ -177,9 +179,7 @@ class _Reader:
         )
         stripe = StripeSettings(
             secret_key=stripe_key,
-            webhook_secret=self._get(
-                "STRIPE_WEBHOOK_SECRET", "whsec_rushqueue_local_dev", _nonempty
-            ),
+            webhook_secret=self._get("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET, _nonempty),
             api_base=self._get("STRIPE_API_BASE", None, _http_url),
         )
         return Settings(
@@ -197,9 +197,7 @@ class _Reader:
             argon2_profile=self._get(
                 "ARGON2_PROFILE", "rfc9106-low-memory", _one_of("rfc9106-low-memory", "cheapest")
             ),
-            log_level=self._get(
-                "LOG_LEVEL", "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")
-            ),
+            log_level=self._get("LOG_LEVEL", "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
         )
 
 

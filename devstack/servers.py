@@ -81,7 +81,9 @@ class _Child:
             if ready():
                 return
             time.sleep(0.05)
-        raise ServerError(f"{self.name} did not become ready in {timeout:.0f}s; see {self.log_path}")
+        raise ServerError(
+            f"{self.name} did not become ready in {timeout:.0f}s; see {self.log_path}"
+        )
 
     def send(self, sig: signal.Signals) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -116,14 +118,22 @@ class RedisServer:
             "redis-server",
             [
                 _require("redis-server"),
-                "--bind", LOOPBACK,
-                "--port", str(self.port),
-                "--dir", str(data_dir),
-                "--appendonly", "yes",
-                "--appendfsync", "always",
-                "--save", "",
-                "--daemonize", "no",
-                "--protected-mode", "yes",
+                "--bind",
+                LOOPBACK,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(data_dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
             ],
             data_dir / "redis.log",
         )
@@ -207,8 +217,14 @@ class MariaDBServer:
 
     def _client(self, sql: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            [_require("mariadb"), "--no-defaults", f"--socket={self.socket_path}", "-uroot",
-             "-e", sql],
+            [
+                _require("mariadb"),
+                "--no-defaults",
+                f"--socket={self.socket_path}",
+                "-uroot",
+                "-e",
+                sql,
+            ],
             capture_output=True,
             check=False,
         )

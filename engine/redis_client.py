@@ -27,4 +27,5 @@ def connect_redis(settings: RedisSettings, *, extra_connections: int = 0) -> Red
         retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
-    return Redis(connection_pool=pool)
+    # from_pool hands the pool to the client, so closing the client closes its connections.
+    return Redis.from_pool(pool)

@@ -1,0 +1,135 @@
+"""How everything outside the engine asks it for a decision.
+
+`submit` pushes a command onto the owning shard's queue and waits for the reply on this client's
+own reply list, which one reader task drains for every waiting request. If no reply arrives in
+time, the stored result under the command id is checked once (the decision may have been made
+while its reply was lost), and otherwise the caller gets `EngineUnavailable`: safe to retry with
+the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from types import TracebackType
+from typing import Final, Self
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from config import EngineSettings
+from domain.errors import EngineUnavailable
+from engine.keys import ShardKeys, reply_list, shard_of
+from engine.protocol import Command, Reply, encode_command
+
+log = logging.getLogger(__name__)
+
+# Well under the Redis client's socket timeout, so an idle wait never looks like a dead socket.
+_REPLY_WAIT_SECONDS: Final = 1.0
+_REPLY_DRAIN: Final = 512
+
+
+def new_command_id() -> str:
+    return uuid.uuid4().hex
+
+
+class EngineClient:
+    def __init__(self, redis: Redis, settings: EngineSettings) -> None:
+        self._redis = redis
+        self._settings = settings
+        self.client_id = uuid.uuid4().hex
+        self.reply_to = reply_list(self.client_id)
+        self._waiting: dict[str, list[asyncio.Future[Reply]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        self._reader = asyncio.create_task(self._read_replies(), name="engine-replies")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+            self._reader = None
+        for waiters in self._waiting.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(EngineUnavailable("The gateway is shutting down"))
+        self._waiting.clear()
+
+    def shard_keys(self, event_id: int) -> ShardKeys:
+        return ShardKeys(shard_of(event_id, self._settings.shards))
+
+    async def submit(self, command: Command) -> Reply:
+        """Queue a command that carries this client's `reply_to` and wait for its decision."""
+        if command.reply_to != self.reply_to:
+            raise ValueError("submit() needs a command addressed to this client's reply list")
+        keys = self.shard_keys(command.event_id)
+        waiter: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(command.id, []).append(waiter)
+        try:
+            try:
+                await self._redis.lpush(keys.commands, encode_command(command))
+            except RedisError as exc:
+                raise EngineUnavailable("The seat engine's queue is unreachable; retry") from exc
+            try:
+                return await asyncio.wait_for(
+                    asyncio.shield(waiter), self._settings.decision_timeout_seconds
+                )
+            except TimeoutError:
+                stored = await self._stored_reply(keys, command.id)
+                if stored is not None:
+                    return stored
+                raise EngineUnavailable(
+                    "The seat engine did not answer in time; retry with the same Idempotency-Key",
+                    retry_after=1,
+                ) from None
+        finally:
+            waiters = self._waiting.get(command.id)
+            if waiters is not None:
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._waiting[command.id]
+
+    async def send(self, command: Command) -> None:
+        """Queue a command nobody waits for (its `reply_to` is None)."""
+        await self._redis.lpush(self.shard_keys(command.event_id).commands, encode_command(command))
+
+    async def _stored_reply(self, keys: ShardKeys, command_id: str) -> Reply | None:
+        try:
+            raw = await self._redis.get(keys.result(command_id))
+        except RedisError:
+            return None
+        return None if raw is None else Reply.decode(raw)
+
+    async def _read_replies(self) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                first = await self._redis.blpop([self.reply_to], timeout=_REPLY_WAIT_SECONDS)
+                if first is None:
+                    continue
+                raws = [first[1]]
+                more: list[bytes] | None = await self._redis.lpop(  # type: ignore[assignment]
+                    self.reply_to, _REPLY_DRAIN
+                )
+                raws.extend(more or ())
+                backoff = 0.05
+            except RedisError as exc:
+                log.warning("reply reader lost Redis (%s); retrying in %.2fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                continue
+            for raw in raws:
+                self._resolve(Reply.decode(raw))
+
+    def _resolve(self, reply: Reply) -> None:
+        for waiter in self._waiting.get(reply.command_id, ()):
+            if not waiter.done():
+                waiter.set_result(reply)

@@ -1,0 +1,77 @@
+"""Every Redis key and channel the engine uses, built in one place.
+
+Keys that belong to a shard carry the hash tag `{rq:N}`, so every multi-key script stays inside
+one Redis Cluster slot. Reply lists belong to a gateway, not a shard, and carry their own tag.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Final
+
+PREFIX: Final = "rq"
+
+
+def shard_of(event_id: int, shard_count: int) -> int:
+    """The shard that owns an event. crc32 is stable across processes, unlike `hash()`."""
+    return zlib.crc32(str(event_id).encode()) % shard_count
+
+
+@dataclass(frozen=True, slots=True)
+class ShardKeys:
+    shard: int
+
+    @property
+    def tag(self) -> str:
+        return f"{{{PREFIX}:{self.shard}}}"
+
+    @property
+    def commands(self) -> str:
+        return f"{self.tag}:commands"
+
+    @property
+    def inflight(self) -> str:
+        return f"{self.tag}:inflight"
+
+    @property
+    def lease(self) -> str:
+        return f"{self.tag}:lease"
+
+    @property
+    def fence(self) -> str:
+        return f"{self.tag}:fence"
+
+    @property
+    def journal(self) -> str:
+        return f"{self.tag}:journal"
+
+    @property
+    def expiries(self) -> str:
+        return f"{self.tag}:expiries"
+
+    def lock(self, event_seat_id: int) -> str:
+        return f"{self.tag}:lock:{event_seat_id}"
+
+    @property
+    def lock_pattern(self) -> str:
+        return f"{self.tag}:lock:*"
+
+    def hold(self, hold_id: str) -> str:
+        return f"{self.tag}:hold:{hold_id}"
+
+    def result(self, command_id: str) -> str:
+        return f"{self.tag}:result:{command_id}"
+
+    def seat_status(self, event_id: int) -> str:
+        return f"{self.tag}:event:{event_id}:status"
+
+    def seat_seq(self, event_id: int) -> str:
+        return f"{self.tag}:event:{event_id}:seq"
+
+    def seat_channel(self, event_id: int) -> str:
+        return f"{self.tag}:event:{event_id}:seats"
+
+
+def reply_list(client_id: str) -> str:
+    return f"{PREFIX}:reply:{{{client_id}}}"

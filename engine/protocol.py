@@ -1,0 +1,317 @@
+"""What travels on the shard queues and reply lists.
+
+A command is an orjson object with an `id` (the idempotency key of the decision), a `type`, the
+`event_id` that routes it, and `reply_to` (a gateway's reply list, or null for fire-and-forget
+senders such as the sweeper). The actor answers each command once with a `Reply`; the same reply
+is stored under the command id so a retry or a lost reply can be answered again.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final, Literal, NotRequired, TypedDict
+
+import orjson
+
+from domain import errors
+from domain.statuses import HoldStatus
+
+_HOLD_ID: Final = re.compile(r"^h(\d{1,18})_([0-9a-f]{32})$")
+
+
+class CommandType(enum.StrEnum):
+    HOLD = "hold"
+    RELEASE = "release"
+    EXPIRE = "expire"
+
+
+class RejectCode(enum.StrEnum):
+    SEATS_UNAVAILABLE = "seats_unavailable"
+    LIMIT_EXCEEDED = "limit_exceeded"
+    SALE_NOT_OPEN = "sale_not_open"
+    UNKNOWN_EVENT = "unknown_event"
+    UNKNOWN_SEATS = "unknown_seats"
+    UNKNOWN_HOLD = "unknown_hold"
+    HOLD_NOT_ACTIVE = "hold_not_active"
+    INVALID = "invalid"
+    UNAVAILABLE = "unavailable"
+
+
+_REJECTIONS: Final[dict[RejectCode, type[errors.DomainError]]] = {
+    RejectCode.SEATS_UNAVAILABLE: errors.SeatsUnavailable,
+    RejectCode.LIMIT_EXCEEDED: errors.LimitExceeded,
+    RejectCode.SALE_NOT_OPEN: errors.SaleNotOpen,
+    RejectCode.UNKNOWN_EVENT: errors.NotFound,
+    RejectCode.UNKNOWN_SEATS: errors.InvalidInput,
+    RejectCode.UNKNOWN_HOLD: errors.NotFound,
+    RejectCode.HOLD_NOT_ACTIVE: errors.HoldNotActive,
+    RejectCode.INVALID: errors.InvalidInput,
+    RejectCode.UNAVAILABLE: errors.EngineUnavailable,
+}
+
+
+def new_hold_id(event_id: int) -> str:
+    """A hold id carries its event so any process can route it to the owning shard; the random
+    part makes it unguessable."""
+    return f"h{event_id}_{uuid.uuid4().hex}"
+
+
+def event_of_hold(hold_id: str) -> int | None:
+    match = _HOLD_ID.match(hold_id)
+    return int(match.group(1)) if match else None
+
+
+class HoldCommandWire(TypedDict):
+    id: str
+    type: Literal["hold"]
+    reply_to: str | None
+    event_id: int
+    user_id: int
+    seat_ids: list[int]
+
+
+class HoldRefCommandWire(TypedDict):
+    id: str
+    type: Literal["release", "expire"]
+    reply_to: str | None
+    event_id: int
+    hold_id: str
+    user_id: NotRequired[int]
+
+
+class HoldWire(TypedDict):
+    id: str
+    event_id: int
+    user_id: int
+    seat_ids: list[int]
+    status: str
+    expires_at_ms: int
+    created_at_ms: int
+
+
+class RejectionWire(TypedDict):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ReplyWire(TypedDict):
+    id: str
+    ok: bool
+    hold: NotRequired[HoldWire]
+    error: NotRequired[RejectionWire]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HoldRequest:
+    id: str
+    reply_to: str | None
+    event_id: int
+    user_id: int
+    seat_ids: tuple[int, ...]
+
+    def to_wire(self) -> HoldCommandWire:
+        return {
+            "id": self.id,
+            "type": "hold",
+            "reply_to": self.reply_to,
+            "event_id": self.event_id,
+            "user_id": self.user_id,
+            "seat_ids": list(self.seat_ids),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleaseRequest:
+    id: str
+    reply_to: str | None
+    event_id: int
+    hold_id: str
+    user_id: int
+
+    def to_wire(self) -> HoldRefCommandWire:
+        return {
+            "id": self.id,
+            "type": "release",
+            "reply_to": self.reply_to,
+            "event_id": self.event_id,
+            "hold_id": self.hold_id,
+            "user_id": self.user_id,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpireRequest:
+    id: str
+    reply_to: str | None
+    event_id: int
+    hold_id: str
+
+    def to_wire(self) -> HoldRefCommandWire:
+        return {
+            "id": self.id,
+            "type": "expire",
+            "reply_to": self.reply_to,
+            "event_id": self.event_id,
+            "hold_id": self.hold_id,
+        }
+
+
+Command = HoldRequest | ReleaseRequest | ExpireRequest
+
+
+class MalformedCommand(ValueError):
+    """A queue entry that is not a command this engine understands."""
+
+
+def encode_command(command: Command) -> bytes:
+    return orjson.dumps(command.to_wire())
+
+
+def decode_command(raw: bytes | str) -> Command:
+    try:
+        wire = orjson.loads(raw)
+        kind = CommandType(wire["type"])
+        command_id = _str(wire["id"])
+        reply_to = None if wire.get("reply_to") is None else _str(wire["reply_to"])
+        event_id = _int(wire["event_id"])
+        if kind is CommandType.HOLD:
+            return HoldRequest(
+                id=command_id,
+                reply_to=reply_to,
+                event_id=event_id,
+                user_id=_int(wire["user_id"]),
+                seat_ids=tuple(_int(seat) for seat in wire["seat_ids"]),
+            )
+        if kind is CommandType.RELEASE:
+            return ReleaseRequest(
+                id=command_id,
+                reply_to=reply_to,
+                event_id=event_id,
+                hold_id=_str(wire["hold_id"]),
+                user_id=_int(wire["user_id"]),
+            )
+        return ExpireRequest(
+            id=command_id, reply_to=reply_to, event_id=event_id, hold_id=_str(wire["hold_id"])
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise MalformedCommand(str(exc)) from exc
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HoldView:
+    id: str
+    event_id: int
+    user_id: int
+    seat_ids: tuple[int, ...]
+    status: HoldStatus
+    expires_at_ms: int
+    created_at_ms: int
+
+    def to_wire(self) -> HoldWire:
+        return {
+            "id": self.id,
+            "event_id": self.event_id,
+            "user_id": self.user_id,
+            "seat_ids": list(self.seat_ids),
+            "status": self.status.value,
+            "expires_at_ms": self.expires_at_ms,
+            "created_at_ms": self.created_at_ms,
+        }
+
+    @classmethod
+    def from_wire(cls, wire: HoldWire) -> HoldView:
+        return cls(
+            id=wire["id"],
+            event_id=wire["event_id"],
+            user_id=wire["user_id"],
+            seat_ids=tuple(wire["seat_ids"]),
+            status=HoldStatus(wire["status"]),
+            expires_at_ms=wire["expires_at_ms"],
+            created_at_ms=wire["created_at_ms"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejection:
+    code: RejectCode
+    message: str
+    details: dict[str, Any]
+
+    def to_error(self) -> errors.DomainError:
+        return _REJECTIONS[self.code](self.message, **self.details)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    command_id: str
+    hold: HoldView | None = None
+    rejection: Rejection | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.rejection is None
+
+    def hold_or_raise(self) -> HoldView:
+        """The decided hold, or the rejection raised as a domain error."""
+        if self.rejection is not None:
+            raise self.rejection.to_error()
+        if self.hold is None:
+            raise errors.NotFound("No such hold")
+        return self.hold
+
+    def to_wire(self) -> ReplyWire:
+        wire: ReplyWire = {"id": self.command_id, "ok": self.ok}
+        if self.hold is not None:
+            wire["hold"] = self.hold.to_wire()
+        if self.rejection is not None:
+            wire["error"] = {
+                "code": self.rejection.code.value,
+                "message": self.rejection.message,
+                "details": self.rejection.details,
+            }
+        return wire
+
+    def encode(self) -> bytes:
+        return orjson.dumps(self.to_wire())
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Reply:
+        wire: ReplyWire = orjson.loads(raw)
+        error = wire.get("error")
+        hold = wire.get("hold")
+        return cls(
+            command_id=wire["id"],
+            hold=HoldView.from_wire(hold) if hold is not None else None,
+            rejection=(
+                Rejection(
+                    code=RejectCode(error["code"]),
+                    message=error["message"],
+                    details=error["details"],
+                )
+                if error is not None
+                else None
+            ),
+        )
+
+    @classmethod
+    def reject(cls, command_id: str, code: RejectCode, message: str, **details: Any) -> Reply:
+        return cls(
+            command_id=command_id,
+            rejection=Rejection(code=code, message=message, details=details),
+        )

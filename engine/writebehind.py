@@ -1,0 +1,114 @@
+"""Write-behind: the shard's journal stream flushed to MariaDB in fenced, batched transactions.
+
+The actor appends one journal entry per applied batch (in the same atomic step as the seat
+change). The flusher reads entries in order, applies them in one transaction that checks the
+fencing token and skips entries already applied, and only then deletes them from the stream.
+If MariaDB is down the journal simply grows and the flusher retries with back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Final
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from domain.statuses import HoldStatus, SeatStatus
+from engine.effects import JournalEntry
+from engine.keys import ShardKeys
+from persistence import Database, DatabaseUnavailable
+from persistence.seat_state import HoldRow, SeatRow, apply_journal
+
+log = logging.getLogger(__name__)
+
+_IDLE_WAIT: Final = 0.5
+_MAX_BACKOFF: Final = 5.0
+
+
+def parse_entry(raw: bytes) -> tuple[list[HoldRow], list[SeatRow]]:
+    entry: JournalEntry = orjson.loads(raw)
+    holds = [
+        HoldRow(
+            id=h[0],
+            event_id=h[1],
+            user_id=h[2],
+            status=HoldStatus(h[3]),
+            expires_at_ms=h[4],
+            created_at_ms=h[5],
+            updated_at_ms=h[6],
+            seat_ids=tuple(h[7]),
+        )
+        for h in entry["holds"]
+    ]
+    seats = [
+        SeatRow(
+            id=s[0],
+            event_id=s[1],
+            venue_seat_id=s[2],
+            status=SeatStatus(s[3]),
+            hold_id=s[4],
+            holder_id=s[5],
+            hold_expires_at_ms=s[6],
+            version=s[7],
+        )
+        for s in entry["seats"]
+    ]
+    return holds, seats
+
+
+class JournalFlusher:
+    def __init__(
+        self, redis: Redis, db: Database, keys: ShardKeys, *, token: int, batch: int
+    ) -> None:
+        self._redis = redis
+        self._db = db
+        self._keys = keys
+        self._token = token
+        self._batch = batch
+        self.wakeup = asyncio.Event()
+
+    async def flush_once(self) -> int:
+        """Flush up to one batch of entries; return how many left the journal."""
+        raw_entries: list[tuple[bytes, dict[bytes, bytes]]] = await self._redis.xrange(  # type: ignore[assignment]
+            self._keys.journal, count=self._batch
+        )
+        if not raw_entries:
+            return 0
+        entries = []
+        for entry_id, fields in raw_entries:
+            holds, seats = parse_entry(fields[b"e"])
+            entries.append((entry_id.decode(), holds, seats))
+        async with self._db.transaction() as conn:
+            await apply_journal(conn, self._keys.shard, self._token, entries)
+        await self._redis.xdel(self._keys.journal, *[entry_id for entry_id, _ in raw_entries])
+        return len(raw_entries)
+
+    async def drain(self) -> None:
+        """Flush until the journal is empty (recovery and shutdown)."""
+        while await self.flush_once():
+            pass
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                flushed = await self.flush_once()
+            except (DatabaseUnavailable, RedisError) as exc:
+                log.warning(
+                    "shard %d: flush failed, journal kept (%s); retry in %.1fs",
+                    self._keys.shard,
+                    exc,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+                continue
+            backoff = 0.1
+            if flushed < self._batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), _IDLE_WAIT)
+                self.wakeup.clear()

@@ -1,0 +1,125 @@
+"""Holding seats: ask the owning shard's actor, wait for its decision, answer with it."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from domain.errors import InvalidInput, NotFound
+from engine.client import new_command_id
+from engine.hold_records import read_hold
+from engine.protocol import HoldRequest, HoldView, ReleaseRequest, event_of_hold
+from gateway.appkeys import DATABASE, ENGINE, REDIS, SETTINGS
+from gateway.auth.guard import current_user
+from gateway.views.holds import hold_body
+from gateway.wire import field, json_response, path_id, read_json_object
+from persistence import DatabaseUnavailable
+from persistence.seat_state import get_hold
+
+routes = web.RouteTableDef()
+
+# A hard ceiling on one request; the event's own per-buyer cap is enforced by the actor.
+MAX_SEATS_PER_HOLD: Final = 50
+_MAX_KEY_LENGTH: Final = 255
+
+
+def _seat_ids(value: list[object]) -> str | None:
+    if not value:
+        return "must name at least one seat"
+    if len(value) > MAX_SEATS_PER_HOLD:
+        return f"may name at most {MAX_SEATS_PER_HOLD} seats"
+    for seat_id in value:
+        if not isinstance(seat_id, int) or isinstance(seat_id, bool) or not 0 < seat_id < 2**63:
+            return "must contain positive integer seat ids"
+    if len(set(value)) != len(value):
+        return "must not name a seat twice"
+    return None
+
+
+def _command_id(request: web.Request, user_id: int, event_id: int) -> str:
+    """The decision's id: derived from the caller's Idempotency-Key, so a retry of the same
+    request is answered with the first decision instead of making a second hold."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return new_command_id()
+    if not key or len(key) > _MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput(
+            f"Idempotency-Key must be 1-{_MAX_KEY_LENGTH} printable characters",
+            field="Idempotency-Key",
+        )
+    digest = hashlib.sha256(f"{user_id}:{event_id}:{key}".encode()).hexdigest()[:32]
+    return f"k{digest}"
+
+
+@routes.post("/api/v1/events/{id}/holds")
+async def create_hold(request: web.Request) -> web.Response:
+    user = current_user(request)
+    event_id = path_id(request)
+    body = await read_json_object(request)
+    seat_ids = field(body, "seat_ids", list, check=_seat_ids)
+    engine = request.app[ENGINE]
+    reply = await engine.submit(
+        HoldRequest(
+            id=_command_id(request, user.user_id, event_id),
+            reply_to=engine.reply_to,
+            event_id=event_id,
+            user_id=user.user_id,
+            seat_ids=tuple(seat_ids),
+        )
+    )
+    return json_response({"hold": hold_body(reply.hold_or_raise())}, status=201)
+
+
+async def _own_hold(request: web.Request) -> HoldView:
+    """The caller's hold named in the URL; anyone else's answers exactly like a missing one."""
+    user = current_user(request)
+    hold_id = request.match_info["id"]
+    if event_of_hold(hold_id) is None:
+        raise NotFound("No such hold")
+    app = request.app
+    hold: HoldView | None = None
+    try:
+        hold = await read_hold(app[REDIS], app[SETTINGS].engine, hold_id)
+    except RedisError:
+        hold = None
+    if hold is None:
+        try:
+            async with app[DATABASE].transaction() as conn:
+                row = await get_hold(conn, hold_id)
+        except DatabaseUnavailable:
+            row = None
+        if row is not None:
+            hold = HoldView(
+                id=row.id, event_id=row.event_id, user_id=row.user_id, seat_ids=row.seat_ids,
+                status=row.status, expires_at_ms=row.expires_at_ms,
+                created_at_ms=row.created_at_ms,
+            )
+    if hold is None or hold.user_id != user.user_id:
+        raise NotFound("No such hold")
+    return hold
+
+
+@routes.get("/api/v1/holds/{id}")
+async def show_hold(request: web.Request) -> web.Response:
+    return json_response({"hold": hold_body(await _own_hold(request))})
+
+
+@routes.delete("/api/v1/holds/{id}")
+async def release_hold(request: web.Request) -> web.Response:
+    hold = await _own_hold(request)
+    if hold.status.is_active:
+        engine = request.app[ENGINE]
+        reply = await engine.submit(
+            ReleaseRequest(
+                id=new_command_id(),
+                reply_to=engine.reply_to,
+                event_id=hold.event_id,
+                hold_id=hold.id,
+                user_id=hold.user_id,
+            )
+        )
+        reply.hold_or_raise()
+    return web.Response(status=204)

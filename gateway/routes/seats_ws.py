@@ -1,0 +1,100 @@
+"""The live seat map: a websocket that sends a snapshot, then every change in order.
+
+Protocol (server → client, JSON text):
+- `{"type": "snapshot", "event_id", "seq", "seats": [{"seat_id", "status"}]}` on connect and
+  whenever the server notices it may have missed changes;
+- `{"type": "seats", "event_id", "seq", "changes": [{"seat_id", "status"}]}` per decision batch.
+`seq` rises by one per batch, so a client that sees a gap can ask again by reconnecting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Final
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from domain.errors import NotFound
+from engine.snapshot import read_snapshot
+from gateway.appkeys import DATABASE, REDIS, SEAT_FEED, SETTINGS
+from gateway.auth.guard import public
+from gateway.seatfeed import Watcher
+from gateway.wire import dumps, path_id
+from persistence.catalog import event_seat_map
+
+routes = web.RouteTableDef()
+
+_HEARTBEAT_SECONDS: Final = 20.0
+
+
+async def _current_statuses(app: web.Application, event_id: int) -> tuple[int, dict[int, str]]:
+    snapshot = await read_snapshot(app[REDIS], app[SETTINGS].engine, event_id)
+    if snapshot is not None:
+        return snapshot.seq, {seat: status.value for seat, status in snapshot.statuses.items()}
+    # The engine has not loaded this event yet, so nothing has changed since MariaDB's rows.
+    async with app[DATABASE].transaction() as conn:
+        seats = await event_seat_map(conn, event_id)
+    if not seats:
+        raise NotFound("No such event")
+    return 0, {seat.id: seat.status.value for seat in seats}
+
+
+def _snapshot_text(event_id: int, seq: int, statuses: dict[int, str]) -> str:
+    seats = [{"seat_id": seat, "status": status} for seat, status in statuses.items()]
+    return dumps({"type": "snapshot", "event_id": event_id, "seq": seq, "seats": seats})
+
+
+async def _send_snapshot(ws: web.WebSocketResponse, app: web.Application, event_id: int) -> int:
+    seq, statuses = await _current_statuses(app, event_id)
+    await ws.send_str(_snapshot_text(event_id, seq, statuses))
+    return seq
+
+
+async def _forward(
+    ws: web.WebSocketResponse, app: web.Application, event_id: int, watcher: Watcher, seq: int
+) -> None:
+    overflow = asyncio.ensure_future(watcher.overflowed.wait())
+    try:
+        while True:
+            message_wait = asyncio.ensure_future(watcher.queue.get())
+            done, _ = await asyncio.wait(
+                {message_wait, overflow}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if overflow in done:
+                message_wait.cancel()
+                # Too slow to keep up: drop it rather than hold everyone else back.
+                await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
+                return
+            message = message_wait.result()
+            if message.kind == "resync" or message.seq > seq + 1:
+                seq = await _send_snapshot(ws, app, event_id)
+            elif message.seq == seq + 1:
+                await ws.send_str(message.text)
+                seq = message.seq
+    finally:
+        overflow.cancel()
+
+
+@routes.get("/api/v1/events/{id}/seats/ws")
+@public
+async def seat_updates(request: web.Request) -> web.WebSocketResponse:
+    event_id = path_id(request)
+    app = request.app
+    ws = web.WebSocketResponse(heartbeat=_HEARTBEAT_SECONDS, max_msg_size=1024)
+    async with app[SEAT_FEED].watch(event_id) as watcher:
+        # Subscribed first, snapshot second: nothing published in between is missed.
+        seq, statuses = await _current_statuses(app, event_id)
+        await ws.prepare(request)
+        await ws.send_str(_snapshot_text(event_id, seq, statuses))
+        forwarding = asyncio.create_task(_forward(ws, app, event_id, watcher, seq))
+        try:
+            async for message in ws:
+                if message.type is WSMsgType.ERROR:
+                    break
+        finally:
+            forwarding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forwarding
+    return ws
+

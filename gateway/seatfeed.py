@@ -1,0 +1,153 @@
+"""Live seat changes for every open seat map, from one Redis subscription per event.
+
+The engine publishes each batch's changes for an event once, as a ready-to-send JSON text with
+a sequence number. This process subscribes to an event's channel when its first socket opens
+and unsubscribes when its last one closes, parses each message's header once, and hands the same
+text to every socket's bounded queue. A socket whose queue is full is marked overflowed (and
+then dropped by its handler) instead of slowing the fan-out for everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Final, Self
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from config import EngineSettings
+from engine.keys import ShardKeys, shard_of
+
+log = logging.getLogger(__name__)
+
+_QUEUE_SIZE: Final = 256
+_POLL_SECONDS: Final = 1.0
+_SUBSCRIBE_TIMEOUT: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMessage:
+    kind: str  # "seats" or "resync"
+    seq: int
+    text: str
+
+
+RESYNC: Final = FeedMessage(kind="resync", seq=0, text="")
+
+
+@dataclass(slots=True, eq=False)
+class Watcher:
+    """One open seat map's view of the feed."""
+
+    queue: asyncio.Queue[FeedMessage] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=_QUEUE_SIZE)
+    )
+    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, message: FeedMessage) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+
+class SeatFeed:
+    def __init__(self, redis: Redis, settings: EngineSettings) -> None:
+        self._redis = redis
+        self._settings = settings
+        self._pubsub: PubSub | None = None
+        self._watchers: dict[str, set[Watcher]] = {}
+        self._confirmed: dict[str, asyncio.Event] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        self._pubsub = self._redis.pubsub()
+        self._reader = asyncio.create_task(self._read(), name="seat-feed")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        if self._pubsub is not None:
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def channel(self, event_id: int) -> str:
+        return ShardKeys(shard_of(event_id, self._settings.shards)).seat_channel(event_id)
+
+    @contextlib.asynccontextmanager
+    async def watch(self, event_id: int) -> AsyncIterator[Watcher]:
+        """Watch an event's changes. On entry the subscription is confirmed by Redis, so a
+        snapshot read afterwards misses nothing that is published later."""
+        assert self._pubsub is not None, "use SeatFeed as an async context manager"
+        channel = self.channel(event_id)
+        watcher = Watcher()
+        watchers = self._watchers.setdefault(channel, set())
+        watchers.add(watcher)
+        try:
+            if channel not in self._confirmed:
+                self._confirmed[channel] = asyncio.Event()
+                await self._pubsub.subscribe(channel)
+            await asyncio.wait_for(self._confirmed[channel].wait(), _SUBSCRIBE_TIMEOUT)
+            yield watcher
+        finally:
+            watchers.discard(watcher)
+            if not watchers:
+                del self._watchers[channel]
+                self._confirmed.pop(channel, None)
+                with contextlib.suppress(RedisError):
+                    await self._pubsub.unsubscribe(channel)
+
+    async def _read(self) -> None:
+        assert self._pubsub is not None
+        backoff = 0.05
+        while True:
+            if not self._pubsub.subscribed:
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                message = await self._pubsub.get_message(timeout=_POLL_SECONDS)
+                backoff = 0.05
+            except (RedisError, OSError) as exc:
+                log.warning("seat feed lost Redis (%s); resubscribing in %.2fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                # Changes published meanwhile are gone: every open map fetches a fresh snapshot.
+                for watchers in self._watchers.values():
+                    for watcher in watchers:
+                        watcher.offer(RESYNC)
+                continue
+            if message is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, object]) -> None:
+        channel = _text(message["channel"])
+        kind = message["type"]
+        if kind == "subscribe":
+            confirmed = self._confirmed.get(channel)
+            if confirmed is not None:
+                confirmed.set()
+            return
+        if kind != "message":
+            return
+        text = _text(message["data"])
+        header = orjson.loads(text)
+        parsed = FeedMessage(kind=header["type"], seq=int(header["seq"]), text=text)
+        for watcher in self._watchers.get(channel, ()):
+            watcher.offer(parsed)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
