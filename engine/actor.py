@@ -82,11 +82,20 @@ class SeatActor:
         self._unloadable: set[int] = set()
         self._ready = ready
 
+    @property
+    def state(self) -> ShardState:
+        """The shard's state, for inspection only: nothing outside this actor may change it."""
+        return self._state
+
     async def run(self, stopping: asyncio.Event) -> None:
         """Recover, then decide batches until `stopping` is set; a batch in hand is finished."""
         await self._recovery.recover(self._state, self._flusher, self._clock.now_ms())
         self._ready.set()
         while not stopping.is_set():
+            # Checked every turn, not only when a cancellation arrives: a turn is at most one
+            # blocking read long, so a lapsed owner stops within a second whatever happens.
+            if not self._lease.held:
+                raise LeaseLost(f"shard {self._keys.shard}: lease lapsed")
             await self.turn()
 
     async def turn(self) -> int:

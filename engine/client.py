@@ -22,6 +22,7 @@ from config import EngineSettings
 from domain.errors import EngineUnavailable
 from engine.keys import ShardKeys, reply_list, shard_of
 from engine.protocol import Command, Reply, encode_command
+from engine.waiting import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,7 @@ class EngineClient:
         tb: TracebackType | None,
     ) -> None:
         if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+            await cancel_and_wait(self._reader)
             self._reader = None
         for waiters in self._waiting.values():
             for waiter in waiters:
@@ -79,9 +79,8 @@ class EngineClient:
             except RedisError as exc:
                 raise EngineUnavailable("The seat engine's queue is unreachable; retry") from exc
             try:
-                return await asyncio.wait_for(
-                    asyncio.shield(waiter), self._settings.decision_timeout_seconds
-                )
+                async with asyncio.timeout(self._settings.decision_timeout_seconds):
+                    return await waiter
             except TimeoutError:
                 stored = await self._stored_reply(keys, command.id)
                 if stored is not None:

@@ -82,7 +82,8 @@ class ShardLease:
         while True:
             await asyncio.sleep(interval)
             try:
-                await asyncio.wait_for(self.renew(), timeout=interval)
+                async with asyncio.timeout(interval):
+                    await self.renew()
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("shard %d: lease renewal failed: %s", self.keys.shard, exc)
             if not self.held:

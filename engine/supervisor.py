@@ -9,7 +9,6 @@ fails (a lost lease most of all) the others are cancelled at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Final
 
@@ -23,6 +22,7 @@ from engine.keys import ShardKeys
 from engine.lease import LeaseLost, ShardLease
 from engine.recovery import ShardRecovery
 from engine.scripts import Scripts
+from engine.waiting import cancel_and_wait, wait_until_set
 from engine.writebehind import JournalFlusher
 from persistence import Database, DatabaseUnavailable
 from persistence.seat_state import Fenced
@@ -68,7 +68,7 @@ class ShardRunner:
             )
             try:
                 if not await lease.try_acquire():
-                    await _wait(stopping, retry_acquire)
+                    await wait_until_set(stopping, retry_acquire)
                     continue
                 log.info("shard %d: lease taken (token %d)", self.keys.shard, lease.token)
                 await self._own(lease, stopping)
@@ -79,7 +79,7 @@ class ShardRunner:
                 log.exception(
                     "shard %d: actor failed; restarting in %.1fs", self.keys.shard, backoff
                 )
-                await _wait(stopping, backoff)
+                await wait_until_set(stopping, backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
             finally:
                 self.owned.clear()
@@ -116,18 +116,14 @@ class ShardRunner:
             await actor.run(stopping)
             # Stopping cleanly: intake has stopped and the batch in hand is applied; write the
             # journal through while the lease is still ours, then let the lease go.
-            flushing.cancel()
+            await cancel_and_wait(flushing)
             try:
-                await asyncio.wait_for(flusher.drain(), _DRAIN_ON_STOP_SECONDS)
+                async with asyncio.timeout(_DRAIN_ON_STOP_SECONDS):
+                    await flusher.drain()
             except (DatabaseUnavailable, Fenced, RedisError, TimeoutError) as exc:
                 # Whatever is left stays in the journal for the next owner.
                 log.warning("shard %d: journal not fully flushed on stop: %s", self.keys.shard, exc)
-            renewal.cancel()
-
-
-async def _wait(stopping: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stopping.wait(), seconds)
+            await cancel_and_wait(renewal)
 
 
 class Engine:

@@ -10,7 +10,6 @@ the actor ignores when the hold has already ended or was extended.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Final
 
@@ -21,6 +20,7 @@ from config import EngineSettings
 from engine.clock import Clock
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import ExpireRequest, encode_command, event_of_hold
+from engine.waiting import wait_until_set
 from persistence import Database, DatabaseUnavailable
 from persistence.seat_state import overdue_holds
 
@@ -79,5 +79,4 @@ class Sweeper:
                 await self.sweep_once()
             except RedisError as exc:
                 log.warning("sweeper: Redis unavailable: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), self._settings.sweep_interval_seconds)
+            await wait_until_set(stopping, self._settings.sweep_interval_seconds)

@@ -9,7 +9,6 @@ If MariaDB is down the journal simply grows and the flusher retries with back-of
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Final
 
@@ -20,6 +19,7 @@ from redis.exceptions import RedisError
 from domain.statuses import HoldStatus, SeatStatus
 from engine.effects import JournalEntry
 from engine.keys import ShardKeys
+from engine.waiting import wait_until_set
 from persistence import Database, DatabaseUnavailable
 from persistence.seat_state import HoldRow, SeatRow, apply_journal
 
@@ -109,6 +109,5 @@ class JournalFlusher:
                 continue
             backoff = 0.1
             if flushed < self._batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), _IDLE_WAIT)
+                await wait_until_set(self.wakeup, _IDLE_WAIT)
                 self.wakeup.clear()

@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from config import EngineSettings
 from engine.keys import ShardKeys, shard_of
+from engine.waiting import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,7 @@ class SeatFeed:
         tb: TracebackType | None,
     ) -> None:
         if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+            await cancel_and_wait(self._reader)
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
@@ -100,7 +100,8 @@ class SeatFeed:
             if channel not in self._confirmed:
                 self._confirmed[channel] = asyncio.Event()
                 await self._pubsub.subscribe(channel)
-            await asyncio.wait_for(self._confirmed[channel].wait(), _SUBSCRIBE_TIMEOUT)
+            async with asyncio.timeout(_SUBSCRIBE_TIMEOUT):
+                await self._confirmed[channel].wait()
             yield watcher
         finally:
             watchers.discard(watcher)

@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -24,9 +24,11 @@ from redis.asyncio import Redis
 
 from config import Settings
 from engine.client import EngineClient, new_command_id
-from engine.clock import SystemClock
+from engine.clock import Clock, SystemClock
+from engine.keys import ShardKeys, shard_of
 from engine.protocol import HoldRequest, Reply
 from engine.redis_client import connect_redis
+from engine.state import ShardState
 from engine.supervisor import Engine
 from persistence import Database
 from persistence.users import create_user
@@ -40,6 +42,7 @@ class RunningEngine:
 
     settings: Settings
     db: Database
+    clock: Clock = field(default_factory=SystemClock)
     redis: Redis | None = None
     engine: Engine | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -50,7 +53,7 @@ class RunningEngine:
             self.settings.redis, extra_connections=self.settings.engine.shards
         )
         self.engine = Engine(
-            redis=self.redis, db=self.db, settings=self.settings.engine, clock=SystemClock()
+            redis=self.redis, db=self.db, settings=self.settings.engine, clock=self.clock
         )
         self.stopping = asyncio.Event()
         self.task = asyncio.create_task(self.engine.run(self.stopping))
@@ -65,6 +68,12 @@ class RunningEngine:
             await self.redis.aclose()
             self.redis = None
 
+    def actor_state(self, event_id: int) -> ShardState:
+        assert self.engine is not None
+        runner = self.engine.runners[shard_of(event_id, self.settings.engine.shards)]
+        assert runner.actor is not None, "that shard has no actor right now"
+        return runner.actor.state
+
 
 @pytest.fixture
 async def engine(settings: Settings, db: Database, redis: Redis) -> AsyncIterator[RunningEngine]:
@@ -78,6 +87,33 @@ async def engine(settings: Settings, db: Database, redis: Redis) -> AsyncIterato
 async def engine_client(settings: Settings, redis: Redis) -> AsyncIterator[EngineClient]:
     async with EngineClient(redis, settings.engine) as client:
         yield client
+
+
+class ManualClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now_ms: int | None = None) -> None:
+        self._now_ms = now_ms if now_ms is not None else SystemClock().now_ms()
+
+    def now_ms(self) -> int:
+        return self._now_ms
+
+    def advance(self, ms: int) -> None:
+        self._now_ms += ms
+
+
+async def journals_drained(redis: Redis, settings: Settings, within: float = 15.0) -> None:
+    """Until every shard's write-behind journal is empty. The flusher lives in another task or
+    process and announces nothing, so this polls, with a deadline."""
+    async with asyncio.timeout(within):
+        while True:
+            lengths = [
+                await redis.xlen(ShardKeys(shard).journal)
+                for shard in range(settings.engine.shards)
+            ]
+            if not any(lengths):
+                return
+            await asyncio.sleep(0.02)
 
 
 class Buyers(Protocol):
@@ -159,9 +195,7 @@ class EngineProcess:
 
 
 @pytest.fixture
-def engine_process(
-    make_settings: Callable[..., Settings], tmp_path: Path
-) -> Callable[..., EngineProcess]:
+def engine_process(tmp_path: Path) -> Iterator[Callable[[Mapping[str, str]], EngineProcess]]:
     started: list[EngineProcess] = []
 
     def make(env: Mapping[str, str]) -> EngineProcess:
@@ -169,6 +203,6 @@ def engine_process(
         started.append(process)
         return process
 
-    yield make  # type: ignore[misc]
+    yield make
     for process in started:
         process.kill()
