@@ -33,6 +33,12 @@ from gateway.seatfeed import SeatFeed
 from persistence import Database
 
 
+async def _passwords(app: web.Application) -> AsyncIterator[None]:
+    app[PASSWORDS] = PasswordHasher.from_profile(app[SETTINGS].argon2_profile)
+    yield
+    app[PASSWORDS].close()
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     app[DATABASE] = await Database.connect(app[SETTINGS].database)
     yield
@@ -40,7 +46,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
-    app[REDIS] = connect_redis(app[SETTINGS].redis)
+    # The engine client's reply reader and the seat feed each hold a connection for good.
+    app[REDIS] = connect_redis(app[SETTINGS].redis, extra_connections=2)
     yield
     await app[REDIS].aclose()
 
@@ -70,9 +77,8 @@ def make_app(settings: Settings) -> web.Application:
         client_max_size=settings.http.max_body_bytes,
     )
     app[SETTINGS] = settings
-    app[PASSWORDS] = PasswordHasher.from_profile(settings.argon2_profile)
     app[TOKENS] = TokenCodec(settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
-    app.cleanup_ctx.extend([_database, _redis, _engine, _seat_feed, _scheduler])
+    app.cleanup_ctx.extend([_passwords, _database, _redis, _engine, _seat_feed, _scheduler])
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
     return app

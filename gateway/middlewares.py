@@ -11,6 +11,7 @@ import logging
 from typing import Any, Final
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from domain.errors import DomainError, RateLimited, Unavailable
 from gateway.wire import json_response
@@ -38,7 +39,7 @@ def error_response(
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except DomainError as exc:

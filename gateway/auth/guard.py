@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from domain.errors import Forbidden, NotAuthenticated
 from gateway.appkeys import PRINCIPAL, TOKENS
@@ -42,7 +43,7 @@ def principal_from(request: web.Request) -> Principal | None:
 
 
 @web.middleware
-async def auth_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.match_info.http_exception is not None or _is_public(request):
         principal = principal_from(request) if "Authorization" in request.headers else None
         if principal is not None:
