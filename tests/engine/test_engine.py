@@ -9,6 +9,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 
 from config import Settings
 from domain.statuses import HoldStatus, SeatStatus
@@ -28,6 +29,18 @@ from tests.helpers.engine import (
     ask_hold,
     journals_drained,
 )
+
+
+async def next_seat_change(pubsub: PubSub) -> list[dict[str, object]]:
+    """The changes of the next `seats` message on a subscribed seat channel."""
+    async with asyncio.timeout(5):
+        async for message in pubsub.listen():
+            if message["type"] == "message":
+                body = orjson.loads(message["data"])
+                if body["type"] == "seats":
+                    changes: list[dict[str, object]] = body["changes"]
+                    return changes
+    raise AssertionError("the seat channel closed")
 
 
 async def stored_seats(
@@ -76,7 +89,8 @@ async def test_write_behind_converges_to_the_engine_state(
                 user_id=hold.user_id,
             )
         )
-        assert released.hold is not None and released.hold.status is HoldStatus.RELEASED
+        assert released.hold is not None
+        assert released.hold.status is HoldStatus.RELEASED
 
     await journals_drained(redis, settings)
 
@@ -142,7 +156,8 @@ async def test_commands_in_flight_when_an_actor_died_are_decided_by_the_next_one
         popped = await redis.blpop([reply_to], timeout=5)
         assert popped is not None, "the replayed command was answered"
         reply = Reply.decode(popped[1])
-        assert reply.command_id == command.id and reply.hold is not None
+        assert reply.command_id == command.id
+        assert reply.hold is not None
         assert await redis.llen(keys.inflight) == 0
     finally:
         await running.stop()
@@ -155,7 +170,8 @@ async def test_a_retried_command_gets_the_first_decision(
     [alice] = await buyers(1)
     first = await ask_hold(engine_client, event.event_id, alice, event.seat_ids[:1], "same-id")
     again = await ask_hold(engine_client, event.event_id, alice, event.seat_ids[:1], "same-id")
-    assert first.hold is not None and again.hold is not None
+    assert first.hold is not None
+    assert again.hold is not None
     assert again.hold.id == first.hold.id
     assert len(engine.actor_state(event.event_id).holds) == 1
 
@@ -273,13 +289,9 @@ async def test_the_actors_own_timer_expires_a_hold(
             assert held is not None
         await pubsub.subscribe(channel)
         clock.advance(60_000)
-        async with asyncio.timeout(5):
-            while True:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5)
-                if message is not None:
-                    break
-        change = orjson.loads(message["data"])
-        assert change["changes"] == [{"seat_id": event.seat_ids[0], "status": "available"}]
+        assert await next_seat_change(pubsub) == [
+            {"seat_id": event.seat_ids[0], "status": "available"}
+        ]
         assert running.actor_state(event.event_id).holds[held.id].status is HoldStatus.EXPIRED
     finally:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
@@ -315,15 +327,20 @@ async def test_the_sweeper_asks_for_holds_an_absent_actor_missed(
     queued = await redis.lrange(keys.commands, 0, -1)
     assert [orjson.loads(raw)["hold_id"] for raw in queued] == [held.id]
 
+    changes = redis.pubsub()
+    await changes.subscribe(keys.seat_channel(event.event_id))
     await running.start()
     try:
-        await journals_drained(redis, settings)
-        async with asyncio.timeout(5):
-            while await redis.llen(keys.commands):
-                await asyncio.sleep(0.02)
+        assert await next_seat_change(changes) == [
+            {"seat_id": event.seat_ids[0], "status": "available"}
+        ]
+        assert await redis.llen(keys.commands) == 0
         assert running.actor_state(event.event_id).holds[held.id].status is HoldStatus.EXPIRED
+        await journals_drained(redis, settings)
         async with db.transaction() as conn:
             row = await get_hold(conn, held.id)
-        assert isinstance(row, HoldRow) and row.status is HoldStatus.EXPIRED
+        assert isinstance(row, HoldRow)
+        assert row.status is HoldStatus.EXPIRED
     finally:
+        await changes.aclose()  # type: ignore[no-untyped-call]
         await running.stop()

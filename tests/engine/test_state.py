@@ -44,7 +44,8 @@ def statuses(state: ShardState) -> dict[int, SeatStatus]:
 
 def test_hold_takes_every_seat_asked_for(state: ShardState) -> None:
     reply = hold(state, 1, 1, 2, 3)
-    assert reply.ok and reply.hold is not None
+    assert reply.ok
+    assert reply.hold is not None
     assert reply.hold.seat_ids == (1, 2, 3)
     assert reply.hold.expires_at_ms == NOW + TTL
     assert [s for s, st in statuses(state).items() if st is SeatStatus.HELD] == [1, 2, 3]
@@ -68,19 +69,22 @@ def test_bad_seat_lists_are_refused(
     state: ShardState, seats: tuple[int, ...], code: RejectCode
 ) -> None:
     reply = hold(state, 1, *seats)
-    assert reply.rejection is not None and reply.rejection.code is code
+    assert reply.rejection is not None
+    assert reply.rejection.code is code
     assert SeatStatus.HELD not in statuses(state).values()
 
 
 def test_sale_window_is_enforced(state: ShardState) -> None:
     reply = hold(state, 1, 1, now=NOW - 2000)
-    assert reply.rejection is not None and reply.rejection.code is RejectCode.SALE_NOT_OPEN
+    assert reply.rejection is not None
+    assert reply.rejection.code is RejectCode.SALE_NOT_OPEN
 
 
 def test_per_buyer_cap_counts_every_active_hold(state: ShardState) -> None:
     assert hold(state, 1, 1, 2, 3).ok
     reply = hold(state, 1, 4, 5)
-    assert reply.rejection is not None and reply.rejection.code is RejectCode.LIMIT_EXCEEDED
+    assert reply.rejection is not None
+    assert reply.rejection.code is RejectCode.LIMIT_EXCEEDED
     assert hold(state, 1, 4).ok
     assert hold(state, 2, 5, 6, 7, 8).ok
 
@@ -91,8 +95,11 @@ def test_release_frees_seats_and_the_cap_and_is_idempotent(state: ShardState) ->
     release = ReleaseRequest(id="r", reply_to=None, event_id=EVENT, hold_id=granted.id, user_id=1)
     first = state.release(release, NOW, effects())
     again = state.release(release, NOW, effects())
-    assert first.hold is not None and first.hold.status is HoldStatus.RELEASED
-    assert again.ok and again.hold is not None and again.hold.status is HoldStatus.RELEASED
+    assert first.hold is not None
+    assert first.hold.status is HoldStatus.RELEASED
+    assert again.ok
+    assert again.hold is not None
+    assert again.hold.status is HoldStatus.RELEASED
     assert SeatStatus.HELD not in statuses(state).values()
     assert hold(state, 1, 5, 6, 7, 8).ok
 
@@ -105,7 +112,8 @@ def test_only_the_holder_may_release(state: ShardState) -> None:
         NOW,
         effects(),
     )
-    assert reply.rejection is not None and reply.rejection.code is RejectCode.UNKNOWN_HOLD
+    assert reply.rejection is not None
+    assert reply.rejection.code is RejectCode.UNKNOWN_HOLD
     assert statuses(state)[1] is SeatStatus.HELD
 
 
@@ -114,9 +122,11 @@ def test_expire_is_ignored_before_the_hold_is_due(state: ShardState) -> None:
     assert granted is not None
     expire = ExpireRequest(id="e", reply_to=None, event_id=EVENT, hold_id=granted.id)
     early = state.expire(expire, NOW + TTL - 1, effects())
-    assert early.hold is not None and early.hold.status is HoldStatus.HELD
+    assert early.hold is not None
+    assert early.hold.status is HoldStatus.HELD
     due = state.expire(expire, NOW + TTL, effects())
-    assert due.hold is not None and due.hold.status is HoldStatus.EXPIRED
+    assert due.hold is not None
+    assert due.hold.status is HoldStatus.EXPIRED
     assert statuses(state)[1] is SeatStatus.AVAILABLE
 
 
@@ -124,7 +134,9 @@ def test_timers_yield_due_holds_in_expiry_order_and_skip_ended_ones(state: Shard
     first = hold(state, 1, 1, now=NOW).hold
     released = hold(state, 2, 2, now=NOW + 1).hold
     last = hold(state, 3, 3, now=NOW + 2).hold
-    assert first and released and last
+    assert first
+    assert released
+    assert last
     state.release(
         ReleaseRequest(id="r", reply_to=None, event_id=EVENT, hold_id=released.id, user_id=2),
         NOW + 3,
