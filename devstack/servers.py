@@ -6,14 +6,13 @@ developer's or CI's own servers are never touched.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Self
@@ -197,9 +196,16 @@ class MariaDBServer:
     def url(self) -> str:
         return f"mysql://{DB_USER}:{DB_PASSWORD}@{LOOPBACK}:{self.port}/{DB_NAME}"
 
+    @property
+    def _initialised_marker(self) -> Path:
+        return self.data_dir / "initialised"
+
     def _initialise(self) -> None:
-        if (self._datadir / "mysql").is_dir():
+        # The marker is written only after mariadb-install-db succeeded, so a data folder left
+        # half-made by an interrupted first start is made again rather than trusted.
+        if self._initialised_marker.exists():
             return
+        shutil.rmtree(self._datadir, ignore_errors=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [
             _require("mariadb-install-db"),
@@ -214,6 +220,7 @@ class MariaDBServer:
         if result.returncode != 0:
             shutil.rmtree(self._datadir, ignore_errors=True)
             raise ServerError(f"mariadb-install-db failed: {result.stderr.decode()[-2000:]}")
+        self._initialised_marker.touch()
 
     def _client(self, sql: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
@@ -259,16 +266,3 @@ class MariaDBServer:
 
     def kill(self) -> None:
         self._child.kill()
-
-
-@contextlib.contextmanager
-def running(*servers: RedisServer | MariaDBServer) -> Iterator[None]:
-    started: list[RedisServer | MariaDBServer] = []
-    try:
-        for server in servers:
-            server.start()
-            started.append(server)
-        yield
-    finally:
-        for server in reversed(started):
-            server.stop()

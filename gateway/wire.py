@@ -40,7 +40,11 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
 
 
 def field(
-    body: dict[str, Any], name: str, kind: type[T], *, check: Callable[[T], str | None] | None = None
+    body: dict[str, Any],
+    name: str,
+    kind: type[T],
+    *,
+    check: Callable[[T], str | None] | None = None,
 ) -> T:
     """A required field of the given JSON type; `check` returns a problem or None."""
     if name not in body:
@@ -78,5 +82,11 @@ def path_id(request: web.Request, name: str = "id") -> int:
 
 
 def _json_type(kind: type[Any]) -> str:
-    return {str: "a string", int: "an integer", list: "an array", dict: "an object",
-            bool: "true or false", float: "a number"}.get(kind, kind.__name__)
+    return {
+        str: "a string",
+        int: "an integer",
+        list: "an array",
+        dict: "an object",
+        bool: "true or false",
+        float: "a number",
+    }.get(kind, kind.__name__)

@@ -57,6 +57,8 @@ async def migrate(db: Database) -> list[str]:
         if got != 1:
             raise RuntimeError("another process holds the migration lock")
         try:
+            # `IF NOT EXISTS` on something that exists is a note, not news: don't log it.
+            await conn.execute("SET SESSION sql_notes = 0")
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version INT UNSIGNED NOT NULL PRIMARY KEY,"

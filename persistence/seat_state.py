@@ -124,7 +124,10 @@ async def apply_journal(
             ],
         )
         await conn.execute_many(
-            "INSERT IGNORE INTO hold_seats (hold_id, event_seat_id) VALUES (%s, %s)",
+            # A hold's seats never change; re-sent rows are no-ops (and raise no warnings, unlike
+            # INSERT IGNORE).
+            "INSERT INTO hold_seats (hold_id, event_seat_id) VALUES (%s, %s)"
+            " ON DUPLICATE KEY UPDATE hold_id = hold_id",
             [(h.id, seat_id) for h in holds.values() for seat_id in h.seat_ids],
         )
     if seats:

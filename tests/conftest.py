@@ -4,9 +4,10 @@ ports, in a temporary folder. Each test starts from empty Redis and empty tables
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
@@ -112,10 +113,10 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
 
 @pytest.fixture
 async def client(
-    aiohttp_client: Callable[..., asyncio.Future[TestClient]],
+    aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
     settings: Settings,
     db: Database,
     redis: Redis,
-) -> TestClient:
+) -> TestClient[web.Request, web.Application]:
     """The gateway app on a test server, over clean Redis and MariaDB."""
     return await aiohttp_client(make_app(settings))

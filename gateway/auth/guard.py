@@ -29,9 +29,7 @@ def public(handler: H) -> H:
 
 def _is_public(request: web.Request) -> bool:
     route_handler = request.match_info.handler
-    return bool(getattr(route_handler, _PUBLIC_ATTR, False)) or not request.path.startswith(
-        "/api/"
-    )
+    return bool(getattr(route_handler, _PUBLIC_ATTR, False)) or not request.path.startswith("/api/")
 
 
 def principal_from(request: web.Request) -> Principal | None:

@@ -93,8 +93,12 @@ async def _own_hold(request: web.Request) -> HoldView:
             row = None
         if row is not None:
             hold = HoldView(
-                id=row.id, event_id=row.event_id, user_id=row.user_id, seat_ids=row.seat_ids,
-                status=row.status, expires_at_ms=row.expires_at_ms,
+                id=row.id,
+                event_id=row.event_id,
+                user_id=row.user_id,
+                seat_ids=row.seat_ids,
+                status=row.status,
+                expires_at_ms=row.expires_at_ms,
                 created_at_ms=row.created_at_ms,
             )
     if hold is None or hold.user_id != user.user_id:

@@ -97,4 +97,3 @@ async def seat_updates(request: web.Request) -> web.WebSocketResponse:
             with contextlib.suppress(asyncio.CancelledError):
                 await forwarding
     return ws
-

@@ -1,1 +1,121 @@
-"""Fixtures: catalog."""
+"""Fixtures: catalog.
+
+`make_event` writes a venue and an event through persistence, on sale now unless told otherwise:
+
+    event = await make_event(seats=10, prices={"A": 5000, "B": 2500}, max_seats_per_buyer=4)
+    event.seat_ids        # event_seat ids in layout order: 5 A seats, then 5 B seats
+    event.seat_prices     # event_seat id -> amount_minor
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+import pytest
+
+from domain.catalog import CategorySpec, EventSpec, RowSpec, SectionSpec, VenueLayout, naive_utc
+from persistence.catalog import create_event, create_venue, event_seat_map
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from persistence import Database
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MadeEvent:
+    event_id: int
+    venue_id: int
+    seat_ids: tuple[int, ...]
+    seat_prices: dict[int, int]
+    prices: dict[str, int]
+    currency: str
+    max_seats_per_buyer: int
+    sale_starts_at: datetime
+    sale_ends_at: datetime
+
+
+class MakeEvent(Protocol):
+    async def __call__(
+        self,
+        *,
+        seats: int = 10,
+        prices: Mapping[str, int] | None = None,
+        max_seats_per_buyer: int = 6,
+        sale_starts_at: datetime | None = None,
+        sale_ends_at: datetime | None = None,
+        name: str = "Test Night",
+        currency: str = "EUR",
+    ) -> MadeEvent: ...
+
+
+def split_layout(name: str, seats: int, categories: list[str]) -> VenueLayout:
+    """One section, one row per category, seats shared out in order (earlier rows get any
+    remainder): 10 seats over A, B, C is 4 A, 3 B, 3 C."""
+    if seats < len(categories):
+        raise ValueError("need at least one seat per category")
+    share, extra = divmod(seats, len(categories))
+    rows = tuple(
+        RowSpec(str(index + 1), tuple(range(1, share + (index < extra) + 1)), code)
+        for index, code in enumerate(categories)
+    )
+    return VenueLayout(
+        name=name,
+        categories=tuple(CategorySpec(code, f"Category {code}") for code in categories),
+        sections=(SectionSpec("Main", rows),),
+    )
+
+
+@pytest.fixture
+def make_event(db: Database) -> MakeEvent:
+    """An async factory for an on-sale event (by default: 10 seats, one category "A" at 5000,
+    EUR, sale open from an hour ago for a day). Datetimes may be aware or naive UTC."""
+    serial = itertools.count(1)
+
+    async def make(
+        *,
+        seats: int = 10,
+        prices: Mapping[str, int] | None = None,
+        max_seats_per_buyer: int = 6,
+        sale_starts_at: datetime | None = None,
+        sale_ends_at: datetime | None = None,
+        name: str = "Test Night",
+        currency: str = "EUR",
+    ) -> MadeEvent:
+        price_map = dict(prices or {"A": 5000})
+        now = naive_utc(datetime.now(UTC))
+        opens = naive_utc(sale_starts_at) if sale_starts_at else now - timedelta(hours=1)
+        closes = naive_utc(sale_ends_at) if sale_ends_at else max(opens, now) + timedelta(days=1)
+        layout = split_layout(f"Test Venue {next(serial)}", seats, list(price_map))
+        async with db.transaction() as conn:
+            venue_id = await create_venue(conn, layout)
+            event_id = await create_event(
+                conn,
+                EventSpec(
+                    venue_id=venue_id,
+                    name=name,
+                    starts_at=closes + timedelta(hours=1),
+                    sale_starts_at=opens,
+                    sale_ends_at=closes,
+                    currency=currency,
+                    max_seats_per_buyer=max_seats_per_buyer,
+                    prices=price_map,
+                ),
+            )
+            seat_rows = await event_seat_map(conn, event_id)
+        return MadeEvent(
+            event_id=event_id,
+            venue_id=venue_id,
+            seat_ids=tuple(seat.id for seat in seat_rows),
+            seat_prices={seat.id: seat.price for seat in seat_rows},
+            prices=price_map,
+            currency=currency,
+            max_seats_per_buyer=max_seats_per_buyer,
+            sale_starts_at=opens,
+            sale_ends_at=closes,
+        )
+
+    return make

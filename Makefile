@@ -1,0 +1,57 @@
+# RushQueue developer commands. `make help` lists them; the README explains them.
+#
+# Every target that needs Python bootstraps it first: `.venv` is made with `python3 -m venv` and
+# the project is installed into it with its pinned dev dependencies. The stamp file
+# `.venv/.installed` is newer than pyproject.toml once that has been done, so a second `make test`
+# goes straight to the checks.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help run test lint format migrate venv system-packages clean clean-data
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# `exec`, so that the SIGTERM make forwards to its child lands on the supervisor, not on a shell.
+run: venv system-packages ## Start Redis, MariaDB (data in .data/), migrate, load demo data, run every Procfile process
+	exec $(BIN)/python -m devstack.run
+
+test: lint system-packages ## Lint, type-check, then the whole pytest suite (it starts its own servers)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
+	$(BIN)/mypy
+
+format: venv ## Sort imports and format the code in place
+	$(BIN)/ruff check --select I --fix
+	$(BIN)/ruff format
+
+migrate: venv ## Apply migrations to the database at DATABASE_URL
+	$(BIN)/python -m persistence.migrate
+
+venv: $(INSTALLED) ## Create .venv and install the project with its dev dependencies
+
+system-packages: ## Install redis-server, mariadb-server and mariadb-client from Debian if missing
+	@bash devstack/ensure-system-packages.sh
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+clean: ## Remove .venv and caches (keeps .data/)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	find . -path ./.data -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+clean-data: ## Remove .data/, the Redis and MariaDB data of `make run` (stop make run first)
+	rm -rf .data

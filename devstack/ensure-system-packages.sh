@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages whose servers `make run` and `make test` start: redis-server,
+# mariadb-server and mariadb-client. It looks for the binaries themselves, so when they are there
+# (however they got there) it does nothing and costs a few milliseconds; it runs before every
+# `make run` and `make test`, which is why it has no stamp file that could go stale.
+set -euo pipefail
+
+# mariadbd is in /usr/sbin, which an ordinary user's PATH often leaves out; devstack/servers.py
+# looks there too.
+PATH="$PATH:/usr/sbin:/sbin"
+
+have() {
+  local binary
+  for binary in "$@"; do
+    command -v "$binary" >/dev/null 2>&1 || return 1
+  done
+}
+
+packages=()
+have redis-server || packages+=(redis-server)
+have mariadbd mariadb-install-db || packages+=(mariadb-server)
+have mariadb || packages+=(mariadb-client)
+
+if [ ${#packages[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "Missing: ${packages[*]}. This is not a Debian-like system: install Redis and MariaDB" \
+    "(redis-server, mariadbd, mariadb-install-db, mariadb) with your package manager." >&2
+  exit 1
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing Debian packages: ${packages[*]}. Install them as root, then run make again:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends ${packages[*]}" >&2
+  exit 1
+fi
+
+echo "Installing Debian packages: ${packages[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${packages[@]}"

@@ -1,0 +1,262 @@
+"""`make run`: the whole stack on one machine, for development.
+
+Starts a private Redis and MariaDB with their data under `.data/` (kept between runs), applies the
+migrations, loads the demo data (idempotent, so a second run adds nothing), then runs every
+Procfile process under honcho until Ctrl-C or SIGTERM, and stops everything in reverse order:
+honcho (which stops its children), then MariaDB, then Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, NoReturn
+
+from config import Settings, SettingsError
+from devstack.demo import DemoInfo, load_demo
+from devstack.servers import LOOPBACK, MariaDBServer, RedisServer, ServerError
+from persistence import Database, DatabaseUnavailable
+from persistence.migrate import migrate
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import FrameType
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+DATA_DIR: Final = ROOT / ".data"
+PROCFILE: Final = ROOT / "Procfile"
+REDIS_PORT_VAR: Final = "RUSHQUEUE_DEV_REDIS_PORT"
+DB_PORT_VAR: Final = "RUSHQUEUE_DEV_DB_PORT"
+DEFAULT_REDIS_PORT: Final = 6390
+DEFAULT_DB_PORT: Final = 3390
+# honcho sends SIGTERM, then SIGKILL after 5 s; this leaves it room to do both and exit.
+HONCHO_STOP_TIMEOUT: Final = 15.0
+WEB_READY_TIMEOUT: Final = 60.0
+STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class StopRequested(KeyboardInterrupt):
+    """A stop signal arrived.
+
+    A KeyboardInterrupt so that it unwinds like Ctrl-C everywhere, asyncio included (which would
+    swallow an ordinary exception raised inside a callback), running every `finally` that stops
+    a process on the way out.
+    """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DevPorts:
+    """The loopback ports of the private servers; HTTP_PORT is read by `Settings`."""
+
+    redis: int = DEFAULT_REDIS_PORT
+    database: int = DEFAULT_DB_PORT
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DevPorts:
+        return cls(
+            redis=_port_from(env, REDIS_PORT_VAR, DEFAULT_REDIS_PORT),
+            database=_port_from(env, DB_PORT_VAR, DEFAULT_DB_PORT),
+        )
+
+
+def _port_from(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError(f"{name}={raw!r} is invalid: must be a TCP port (1-65535)")
+    return int(raw)
+
+
+def child_environment(
+    base: Mapping[str, str], *, redis_url: str, database_url: str, venv_bin: Path
+) -> dict[str, str]:
+    """The environment of every Procfile process: the caller's, pointed at the private servers."""
+    env = dict(base)
+    env.update(
+        REDIS_URL=redis_url,
+        DATABASE_URL=database_url,
+        RUSHQUEUE_ENV="development",
+        # The dev stack is reachable from this machine only, whatever the shell says.
+        HTTP_HOST=LOOPBACK,
+        # Procfile lines say `python`; it must be the venv's, where the project is installed.
+        PATH=os.pathsep.join([str(venv_bin), base.get("PATH", os.defpath)]),
+        # Children write to honcho's pipes; unbuffered, their lines show up as they happen.
+        PYTHONUNBUFFERED="1",
+    )
+    env.setdefault("HTTP_PORT", "8080")
+    return env
+
+
+def taken_port(checks: Mapping[str, int]) -> str | None:
+    """A one-line complaint about the first port (keyed by its variable) that is in use."""
+    for variable, port in checks.items():
+        if _in_use(port):
+            return (
+                f"port {port} ({variable}) is already in use on {LOOPBACK}; "
+                f"`ss -ltnp 'sport = :{port}'` shows what holds it. Stop that, "
+                f"or set {variable} to another port"
+            )
+    return None
+
+
+def _in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        # As the servers themselves do, so a socket in TIME_WAIT does not count as taken.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return True
+    return False
+
+
+def banner(base_url: str, demo: DemoInfo) -> str:
+    login = json.dumps({"email": demo.email, "password": demo.password})
+    return f"""
+  RushQueue is running at {base_url}
+  Demo login: {demo.email} / {demo.password}
+
+  Try it:
+    TOKEN=$(curl -s -X POST {base_url}/api/v1/auth/login -H 'Content-Type: application/json' \\
+      -d '{login}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+    curl -s {base_url}/api/v1/me -H "Authorization: Bearer $TOKEN"
+    curl -s {base_url}/api/v1/events/{demo.event_id}/seats
+
+  Ctrl-C stops everything. Data stays in .data/ for the next run (make clean-data removes it).
+"""
+
+
+async def _prepare(settings: Settings) -> DemoInfo:
+    db = await Database.connect(settings.database)
+    try:
+        applied = await migrate(db)
+        print(f"migrations: {len(applied)} applied", flush=True)
+        return await load_demo(db)
+    finally:
+        await db.close()
+
+
+def _on_stop_signal(signum: int, frame: FrameType | None) -> NoReturn:
+    # From here on, a second Ctrl-C, or make's SIGTERM arriving after the terminal's SIGINT,
+    # must not cut the shutdown short: that would leave mariadbd running without its owner.
+    _ignore_stop_signals()
+    raise StopRequested(signal.Signals(signum).name)
+
+
+def _ignore_stop_signals() -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _wait_for_web(honcho: subprocess.Popen[bytes], port: int) -> bool:
+    deadline = time.monotonic() + WEB_READY_TIMEOUT
+    while time.monotonic() < deadline and honcho.poll() is None:
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    if honcho.poll() is None:
+        print(f"web is not answering on port {port} yet; see its output above", flush=True)
+    return False
+
+
+def _stop(honcho: subprocess.Popen[bytes]) -> None:
+    if honcho.poll() is None:
+        honcho.terminate()
+    try:
+        honcho.wait(HONCHO_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        honcho.kill()
+        honcho.wait()
+
+
+def _supervise(settings: Settings, env: Mapping[str, str], demo: DemoInfo) -> int:
+    honcho = subprocess.Popen(
+        [sys.executable, "-m", "honcho", "start", "-f", str(PROCFILE)],
+        cwd=ROOT,
+        env=env,
+        # Its own session keeps the terminal's Ctrl-C away from honcho: this process alone decides
+        # when to stop it, so it is stopped once and always before the servers.
+        start_new_session=True,
+    )
+    try:
+        if _wait_for_web(honcho, settings.http.port):
+            print(banner(f"http://{LOOPBACK}:{settings.http.port}", demo), flush=True)
+        # honcho returns when any process stops on its own, having stopped the others.
+        code = honcho.wait()
+        print(f"honcho exited with status {code}; stopping the servers", flush=True)
+        return code
+    finally:
+        _ignore_stop_signals()
+        _stop(honcho)
+
+
+def _run(
+    redis: RedisServer, mariadb: MariaDBServer, settings: Settings, env: dict[str, str]
+) -> int:
+    servers = (redis, mariadb)
+    try:
+        # Not `servers.running()`: it only stops servers whose start() returned, and a Ctrl-C
+        # during MariaDB's first start (several seconds) would orphan a half-started mariadbd.
+        # stop() is a no-op for a server that was never spawned.
+        for server in servers:
+            server.start()
+        print(f"redis: {redis.url}\nmariadb: {mariadb.url}", flush=True)
+        demo = asyncio.run(_prepare(settings))
+        return _supervise(settings, env, demo)
+    finally:
+        _ignore_stop_signals()
+        for server in reversed(servers):
+            server.stop()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        ports = DevPorts.from_env(os.environ)
+        redis = RedisServer(DATA_DIR / "redis", ports.redis)
+        mariadb = MariaDBServer(DATA_DIR / "mariadb", ports.database, durable=True)
+        env = child_environment(
+            os.environ,
+            redis_url=redis.url,
+            database_url=mariadb.url,
+            venv_bin=Path(sys.executable).parent,
+        )
+        settings = Settings.from_env(env)
+    except SettingsError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 2
+    except ServerError as exc:  # a server binary is missing
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+    problem = taken_port(
+        {REDIS_PORT_VAR: ports.redis, DB_PORT_VAR: ports.database, "HTTP_PORT": settings.http.port}
+    )
+    if problem:
+        print(f"make run: {problem}", file=sys.stderr)
+        return 1
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _on_stop_signal)
+    try:
+        return _run(redis, mariadb, settings, env)
+    except StopRequested as stop:
+        print(f"make run: stopped on {stop}", flush=True)
+        return 0
+    except (ServerError, DatabaseUnavailable) as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,219 @@
+"""`python -m gateway <command>`: run the server, and the organizer's tasks that have no UI.
+
+Exit codes: 0 done, 1 the command failed (its message says why), 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import orjson
+from aiohttp import web
+
+from config import Settings, SettingsError
+from devstack.demo import load_demo
+from domain.catalog import parse_event_spec, parse_venue_layout
+from domain.errors import DomainError
+from domain.statuses import Role
+from gateway.app import make_app
+from gateway.auth.passwords import PasswordHasher
+from gateway.routes.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from gateway.views.catalog import event_detail_view, venue_view
+from persistence import Database, DatabaseUnavailable
+from persistence.catalog import create_event, create_venue, get_event, get_venue
+from persistence.users import create_user
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
+T = TypeVar("T")
+
+log = logging.getLogger("gateway")
+
+ADMIN_PASSWORD_ENV: Final = "RUSHQUEUE_ADMIN_PASSWORD"  # noqa: S105 - a variable's name
+
+
+class CommandError(Exception):
+    """The command cannot go on; the message is printed as is."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        _serve(settings)
+        return 0
+    try:
+        asyncio.run(args.run(settings, args))
+    except (CommandError, DatabaseUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except DomainError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway",
+        description="RushQueue gateway. Settings come from the environment (DATABASE_URL, ...).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("serve", help="run the HTTP gateway on HTTP_HOST:HTTP_PORT")
+
+    admin = commands.add_parser(
+        "create-admin",
+        help="create an admin account",
+        description=f"The password is read from --password, else ${ADMIN_PASSWORD_ENV}, "
+        "else prompted for.",
+    )
+    admin.add_argument("email")
+    admin.add_argument("--name", default="Admin")
+    admin.add_argument("--password")
+    admin.set_defaults(run=_create_admin)
+
+    venue = commands.add_parser(
+        "create-venue",
+        help="create a venue from a layout file; prints the venue and its id",
+        description="Example: devstack/layouts/demo-venue.json. Prints the new venue as JSON; "
+        "its id is the venue_id that create-event's file needs.",
+    )
+    venue.add_argument("--file", type=Path, required=True, help="layout JSON")
+    venue.set_defaults(run=_create_venue)
+
+    event = commands.add_parser(
+        "create-event",
+        help="create an event from a file; its venue_id comes from create-venue's output",
+        description="Example: devstack/layouts/demo-event.json. Set its venue_id to the id "
+        "create-venue printed. Datetimes are ISO-8601 with a timezone; prices are in minor "
+        "units (cents) per category code.",
+    )
+    event.add_argument("--file", type=Path, required=True, help="event JSON")
+    event.set_defaults(run=_create_event)
+
+    demo = commands.add_parser(
+        "load-demo", help="create the demo venue, an event on sale now, and a demo buyer"
+    )
+    demo.set_defaults(run=_load_demo)
+    return parser
+
+
+def _serve(settings: Settings) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        log.info("uvloop is not installed; using the default event loop")
+    else:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    web.run_app(
+        make_app(settings),
+        host=settings.http.host,
+        port=settings.http.port,
+        # SIGTERM stops intake at once; in-flight requests get this long before the loop stops.
+        shutdown_timeout=5,
+        print=log.info,
+    )
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Database]:
+    db = await Database.connect(settings.database)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+    except orjson.JSONDecodeError as exc:
+        raise CommandError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _print_json(value: Any) -> None:
+    print(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+async def _create_venue(settings: Settings, args: argparse.Namespace) -> None:
+    layout = _parse(args.file, parse_venue_layout)
+    async with _database(settings) as db, db.transaction() as conn:
+        venue_id = await create_venue(conn, layout)
+        venue = await get_venue(conn, venue_id)
+    assert venue is not None  # written in this same transaction
+    _print_json({"venue": venue_view(venue)})
+
+
+async def _create_event(settings: Settings, args: argparse.Namespace) -> None:
+    spec = _parse(args.file, parse_event_spec)
+    async with _database(settings) as db, db.transaction() as conn:
+        event_id = await create_event(conn, spec)
+        detail = await get_event(conn, event_id)
+    assert detail is not None  # written in this same transaction
+    _print_json({"event": event_detail_view(detail)})
+
+
+def _parse(path: Path, parse: Callable[[Any], T]) -> T:
+    try:
+        return parse(_read_json(path))
+    except DomainError as exc:
+        raise CommandError(f"{path}: {exc.message}") from None
+
+
+async def _create_admin(settings: Settings, args: argparse.Namespace) -> None:
+    email: str = args.email.strip()
+    if "@" not in email:
+        raise CommandError(f"{email!r} is not an email address")
+    password = _admin_password(args.password)
+    hasher = PasswordHasher.from_profile(settings.argon2_profile, max_workers=1)
+    try:
+        password_hash = await hasher.hash(password)
+    finally:
+        hasher.close()
+    async with _database(settings) as db, db.transaction() as conn:
+        user = await create_user(
+            conn, email=email, name=args.name, password_hash=password_hash, role=Role.ADMIN
+        )
+    print(f"admin {user.id} created: {user.email}")
+
+
+def _admin_password(given: str | None) -> str:
+    password = given or os.environ.get(ADMIN_PASSWORD_ENV)
+    if not password:
+        if not sys.stdin.isatty():
+            raise CommandError(f"no password: pass --password or set {ADMIN_PASSWORD_ENV}")
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CommandError("the passwords differ")
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise CommandError(
+            f"the password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+        )
+    return password
+
+
+async def _load_demo(settings: Settings, args: argparse.Namespace) -> None:
+    hasher = PasswordHasher.from_profile(settings.argon2_profile, max_workers=1)
+    try:
+        async with _database(settings) as db:
+            info = await load_demo(db, hasher=hasher)
+    finally:
+        hasher.close()
+    print(f"demo event {info.event_id} at venue {info.venue_id}")
+    print(f"demo login: {info.email} / {info.password}")

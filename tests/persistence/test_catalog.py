@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from domain.catalog import (
+    CategorySpec,
+    EventSpec,
+    RowSpec,
+    SectionSpec,
+    VenueLayout,
+    naive_utc,
+)
+from domain.errors import InvalidInput, NotFound
+from domain.statuses import SeatStatus
+from persistence.catalog import (
+    create_event,
+    create_venue,
+    event_id_by_name,
+    event_seat_map,
+    get_event,
+    get_venue,
+    list_events,
+    list_venues,
+    venue_id_by_name,
+)
+
+if TYPE_CHECKING:
+    from persistence import Database
+    from tests.helpers.catalog import MakeEvent
+
+LAYOUT = VenueLayout(
+    name="Hall",
+    categories=(CategorySpec("A", "Front"), CategorySpec("B", "Back")),
+    sections=(
+        SectionSpec("Floor", (RowSpec("1", (1, 2), "A"), RowSpec("2", (1, 2, 4), "B"))),
+        SectionSpec("Gallery", (RowSpec("G", (7,), "B"),)),
+    ),
+)
+
+
+NIGHT = EventSpec(
+    venue_id=0,
+    name="Night",
+    starts_at=datetime(2030, 5, 1, 19, 30),
+    sale_starts_at=datetime(2030, 3, 1, 10),
+    sale_ends_at=datetime(2030, 5, 1, 17),
+    currency="EUR",
+    max_seats_per_buyer=4,
+    prices={"A": 9000, "B": 4000},
+)
+
+
+def spec(venue_id: int, **changes: Any) -> EventSpec:
+    return replace(NIGHT, venue_id=venue_id, **changes)
+
+
+async def test_a_venue_keeps_its_layout(db: Database) -> None:
+    async with db.transaction() as conn:
+        venue_id = await create_venue(conn, LAYOUT)
+    async with db.transaction() as conn:
+        venue = await get_venue(conn, venue_id)
+        seats = await conn.fetch_all(
+            "SELECT s.section, s.row_label, s.number, pc.code FROM seats s"
+            " JOIN price_categories pc ON pc.id = s.category_id"
+            " WHERE s.venue_id = %s ORDER BY s.id",
+            (venue_id,),
+        )
+
+    assert venue is not None
+    assert (venue.id, venue.name, venue.seats) == (venue_id, "Hall", 6)
+    assert [(c.code, c.name) for c in venue.categories] == [("A", "Front"), ("B", "Back")]
+    assert [tuple(row.values()) for row in seats] == [
+        ("Floor", "1", 1, "A"),
+        ("Floor", "1", 2, "A"),
+        ("Floor", "2", 1, "B"),
+        ("Floor", "2", 2, "B"),
+        ("Floor", "2", 4, "B"),
+        ("Gallery", "G", 7, "B"),
+    ]
+
+
+async def test_venues_are_listed_with_their_own_categories(db: Database) -> None:
+    club_layout = VenueLayout(
+        "Club",
+        (CategorySpec("GA", "Standing"),),
+        (SectionSpec("Pit", (RowSpec("1", (1,), "GA"),)),),
+    )
+    async with db.transaction() as conn:
+        hall = await create_venue(conn, LAYOUT)
+        club = await create_venue(conn, club_layout)
+        venues = await list_venues(conn)
+        missing = await get_venue(conn, club + 1)
+
+    assert [(v.id, v.name, v.seats) for v in venues] == [(hall, "Hall", 6), (club, "Club", 1)]
+    assert [c.code for c in venues[0].categories] == ["A", "B"]
+    assert [c.code for c in venues[1].categories] == ["GA"]
+    assert missing is None
+
+
+async def test_an_event_gets_one_available_seat_per_venue_seat(db: Database) -> None:
+    async with db.transaction() as conn:
+        venue_id = await create_venue(conn, LAYOUT)
+        event_id = await create_event(conn, spec(venue_id))
+    async with db.transaction() as conn:
+        seats = await event_seat_map(conn, event_id)
+        detail = await get_event(conn, event_id)
+
+    assert [(s.section, s.row, s.number, s.category, s.price) for s in seats] == [
+        ("Floor", "1", 1, "A", 9000),
+        ("Floor", "1", 2, "A", 9000),
+        ("Floor", "2", 1, "B", 4000),
+        ("Floor", "2", 2, "B", 4000),
+        ("Floor", "2", 4, "B", 4000),
+        ("Gallery", "G", 7, "B", 4000),
+    ]
+    assert {s.status for s in seats} == {SeatStatus.AVAILABLE}
+    assert [s.id for s in seats] == sorted(s.id for s in seats)
+    assert detail is not None
+    event = detail.event
+    assert (event.id, event.name, event.venue_id, event.venue) == (
+        event_id,
+        "Night",
+        venue_id,
+        "Hall",
+    )
+    assert event.starts_at == datetime(2030, 5, 1, 19, 30)
+    assert event.sale_starts_at == datetime(2030, 3, 1, 10)
+    assert event.sale_ends_at == datetime(2030, 5, 1, 17)
+    assert (event.currency, event.max_seats_per_buyer) == ("EUR", 4)
+    assert (event.seats_total, event.seats_available) == (6, 6)
+    assert [(p.category, p.name, p.amount_minor) for p in detail.prices] == [
+        ("A", "Front", 9000),
+        ("B", "Back", 4000),
+    ]
+
+
+async def test_counts_follow_stored_statuses(db: Database, make_event: MakeEvent) -> None:
+    made = await make_event(seats=5)
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE event_seats SET status = 'booked' WHERE id IN (%s, %s)", made.seat_ids[:2]
+        )
+    async with db.transaction() as conn:
+        summary = (await list_events(conn))[0]
+        seats = await event_seat_map(conn, made.event_id)
+
+    assert (summary.seats_total, summary.seats_available) == (5, 3)
+    assert [s.status for s in seats] == [SeatStatus.BOOKED] * 2 + [SeatStatus.AVAILABLE] * 3
+
+
+async def test_events_are_listed_soonest_first(db: Database) -> None:
+    async with db.transaction() as conn:
+        venue_id = await create_venue(conn, LAYOUT)
+        later = await create_event(conn, spec(venue_id, name="Later"))
+        sooner = await create_event(
+            conn,
+            spec(
+                venue_id,
+                name="Sooner",
+                starts_at=datetime(2030, 4, 1, 20),
+                sale_ends_at=datetime(2030, 4, 1, 18),
+            ),
+        )
+        events = await list_events(conn)
+
+    assert [(e.id, e.name) for e in events] == [(sooner, "Sooner"), (later, "Later")]
+    assert all(e.seats_total == 6 for e in events)
+
+
+async def test_an_unknown_event_is_none(db: Database) -> None:
+    async with db.transaction() as conn:
+        assert await get_event(conn, 424242) is None
+        assert await event_seat_map(conn, 424242) == []
+
+
+async def test_an_event_needs_a_known_venue(db: Database) -> None:
+    with pytest.raises(NotFound, match="No venue 999"):
+        async with db.transaction() as conn:
+            await create_event(conn, spec(999))
+
+
+@pytest.mark.parametrize(
+    ("prices", "words"),
+    [
+        ({"A": 9000}, "no amount for categories B"),
+        ({"A": 9000, "B": 1, "VIP": 2}, "does not have: VIP"),
+    ],
+)
+async def test_an_event_prices_every_category_of_its_venue(
+    db: Database, prices: dict[str, int], words: str
+) -> None:
+    async with db.transaction() as conn:
+        venue_id = await create_venue(conn, LAYOUT)
+    with pytest.raises(InvalidInput, match=words):
+        async with db.transaction() as conn:
+            await create_event(conn, spec(venue_id, prices=prices))
+    async with db.transaction() as conn:
+        assert await conn.fetch_value("SELECT COUNT(*) FROM events") == 0
+
+
+async def test_lookups_by_name_find_the_oldest(db: Database) -> None:
+    async with db.transaction() as conn:
+        first = await create_venue(conn, LAYOUT)
+        await create_venue(conn, LAYOUT)
+        event_id = await create_event(conn, spec(first))
+        await create_event(conn, spec(first))
+
+        assert await venue_id_by_name(conn, "Hall") == first
+        assert await venue_id_by_name(conn, "Nowhere") is None
+        assert await event_id_by_name(conn, first, "Night") == event_id
+        assert await event_id_by_name(conn, first, "Other") is None
+
+
+async def test_make_event_shares_seats_among_categories(
+    db: Database, make_event: MakeEvent
+) -> None:
+    made = await make_event(seats=7, prices={"A": 500, "B": 300}, max_seats_per_buyer=2)
+
+    assert len(made.seat_ids) == 7
+    assert sorted(made.seat_prices.values()) == [300] * 3 + [500] * 4
+    async with db.transaction() as conn:
+        detail = await get_event(conn, made.event_id)
+    assert detail is not None
+    assert detail.event.max_seats_per_buyer == 2
+    assert detail.event.sale_starts_at == made.sale_starts_at
+    assert made.sale_starts_at < naive_utc(datetime.now(UTC)) < made.sale_ends_at
