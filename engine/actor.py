@@ -23,7 +23,10 @@ from engine.effects import Effects
 from engine.keys import ShardKeys, shard_of
 from engine.lease import LeaseLost, ShardLease
 from engine.protocol import (
+    BeginCheckoutRequest,
+    CancelCheckoutRequest,
     Command,
+    ConfirmRequest,
     ExpireRequest,
     HoldRequest,
     MalformedCommand,
@@ -198,6 +201,12 @@ class SeatActor:
                 return self._state.release(command, now_ms, effects)
             case ExpireRequest():
                 return self._state.expire(command, now_ms, effects)
+            case BeginCheckoutRequest():
+                return self._state.begin_checkout(command, now_ms, effects)
+            case ConfirmRequest():
+                return self._state.confirm(command, now_ms, effects)
+            case CancelCheckoutRequest():
+                return self._state.cancel_checkout(command, now_ms, effects)
 
     async def _apply(self, effects: Effects) -> None:
         if not self._lease.held:

@@ -27,15 +27,18 @@ LOCK_GRACE_MS: Final = 5 * 60 * 1000
 
 
 class JournalEntry(TypedDict):
-    """One batch's rows for MariaDB: holds and event seats, latest state of each."""
+    """One batch's rows for MariaDB: holds and event seats (latest state of each), and the
+    holds whose payment-provider checkout sessions must be expired."""
 
     holds: list[list[Any]]
     seats: list[list[Any]]
+    expire_sessions: list[str]
 
 
 def lock_value(seat: Seat) -> str | None:
-    """The value a seat's lock key holds in this state: its hold id while not available."""
-    return None if seat.status is SeatStatus.AVAILABLE else seat.hold_id
+    """The value a seat's lock key holds in this state: its hold id while held. A booked seat
+    needs no lock: it never changes again."""
+    return seat.hold_id if seat.status is SeatStatus.HELD else None
 
 
 @dataclass(slots=True)
@@ -53,6 +56,7 @@ class Effects:
         self._seats: dict[int, Seat] = {}
         self._holds: dict[str, Hold] = {}
         self._changes: dict[int, dict[int, SeatStatus]] = {}
+        self._expire_sessions: list[str] = []
         self.results: dict[str, bytes] = {}
         self.replies: list[tuple[str, bytes]] = []
 
@@ -75,6 +79,9 @@ class Effects:
 
     def put_hold(self, hold: Hold) -> None:
         self._holds[hold.id] = hold
+
+    def expire_session(self, hold_id: str) -> None:
+        self._expire_sessions.append(hold_id)
 
     def store_result(self, command_id: str, reply: bytes) -> None:
         self.results[command_id] = reply
@@ -111,6 +118,7 @@ class Effects:
                 ]
                 for s in self._seats.values()
             ],
+            "expire_sessions": self._expire_sessions,
         }
 
     def render(self) -> tuple[list[str], bytes]:

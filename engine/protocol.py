@@ -26,6 +26,9 @@ class CommandType(enum.StrEnum):
     HOLD = "hold"
     RELEASE = "release"
     EXPIRE = "expire"
+    BEGIN_CHECKOUT = "begin_checkout"
+    CONFIRM = "confirm"
+    CANCEL_CHECKOUT = "cancel_checkout"
 
 
 class RejectCode(enum.StrEnum):
@@ -75,11 +78,12 @@ class HoldCommandWire(TypedDict):
 
 class HoldRefCommandWire(TypedDict):
     id: str
-    type: Literal["release", "expire"]
+    type: Literal["release", "expire", "begin_checkout", "confirm", "cancel_checkout"]
     reply_to: str | None
     event_id: int
     hold_id: str
     user_id: NotRequired[int]
+    seat_ids: NotRequired[list[int]]
 
 
 class HoldWire(TypedDict):
@@ -160,7 +164,81 @@ class ExpireRequest:
         }
 
 
-Command = HoldRequest | ReleaseRequest | ExpireRequest
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BeginCheckoutRequest:
+    """The holder is going to pay: the hold moves to `checkout`."""
+
+    id: str
+    reply_to: str | None
+    event_id: int
+    hold_id: str
+    user_id: int
+
+    def to_wire(self) -> HoldRefCommandWire:
+        return {
+            "id": self.id,
+            "type": "begin_checkout",
+            "reply_to": self.reply_to,
+            "event_id": self.event_id,
+            "hold_id": self.hold_id,
+            "user_id": self.user_id,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfirmRequest:
+    """The payment provider says the hold's checkout was paid: book its seats if they can be.
+
+    It names the hold's buyer and seats because the actor may no longer remember a hold that
+    ended (expired, then paid in good faith) and must still be able to decide.
+    """
+
+    id: str
+    reply_to: str | None
+    event_id: int
+    hold_id: str
+    user_id: int
+    seat_ids: tuple[int, ...]
+
+    def to_wire(self) -> HoldRefCommandWire:
+        return {
+            "id": self.id,
+            "type": "confirm",
+            "reply_to": self.reply_to,
+            "event_id": self.event_id,
+            "hold_id": self.hold_id,
+            "user_id": self.user_id,
+            "seat_ids": list(self.seat_ids),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelCheckoutRequest:
+    """The checkout ended unpaid (it expired, or an asynchronous payment failed)."""
+
+    id: str
+    reply_to: str | None
+    event_id: int
+    hold_id: str
+
+    def to_wire(self) -> HoldRefCommandWire:
+        return {
+            "id": self.id,
+            "type": "cancel_checkout",
+            "reply_to": self.reply_to,
+            "event_id": self.event_id,
+            "hold_id": self.hold_id,
+        }
+
+
+Command = (
+    HoldRequest
+    | ReleaseRequest
+    | ExpireRequest
+    | BeginCheckoutRequest
+    | ConfirmRequest
+    | CancelCheckoutRequest
+)
 
 
 class MalformedCommand(ValueError):
@@ -186,17 +264,41 @@ def decode_command(raw: bytes | str) -> Command:
                 user_id=_int(wire["user_id"]),
                 seat_ids=tuple(_int(seat) for seat in wire["seat_ids"]),
             )
-        if kind is CommandType.RELEASE:
-            return ReleaseRequest(
-                id=command_id,
-                reply_to=reply_to,
-                event_id=event_id,
-                hold_id=_str(wire["hold_id"]),
-                user_id=_int(wire["user_id"]),
-            )
-        return ExpireRequest(
-            id=command_id, reply_to=reply_to, event_id=event_id, hold_id=_str(wire["hold_id"])
-        )
+        hold_id = _str(wire["hold_id"])
+        match kind:
+            case CommandType.RELEASE:
+                return ReleaseRequest(
+                    id=command_id,
+                    reply_to=reply_to,
+                    event_id=event_id,
+                    hold_id=hold_id,
+                    user_id=_int(wire["user_id"]),
+                )
+            case CommandType.BEGIN_CHECKOUT:
+                return BeginCheckoutRequest(
+                    id=command_id,
+                    reply_to=reply_to,
+                    event_id=event_id,
+                    hold_id=hold_id,
+                    user_id=_int(wire["user_id"]),
+                )
+            case CommandType.CONFIRM:
+                return ConfirmRequest(
+                    id=command_id,
+                    reply_to=reply_to,
+                    event_id=event_id,
+                    hold_id=hold_id,
+                    user_id=_int(wire["user_id"]),
+                    seat_ids=tuple(_int(seat) for seat in wire["seat_ids"]),
+                )
+            case CommandType.CANCEL_CHECKOUT:
+                return CancelCheckoutRequest(
+                    id=command_id, reply_to=reply_to, event_id=event_id, hold_id=hold_id
+                )
+            case _:
+                return ExpireRequest(
+                    id=command_id, reply_to=reply_to, event_id=event_id, hold_id=hold_id
+                )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise MalformedCommand(str(exc)) from exc
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from domain.statuses import HoldStatus, SeatStatus
 from engine.effects import Effects
 from engine.protocol import (
+    BeginCheckoutRequest,
+    CancelCheckoutRequest,
+    ConfirmRequest,
     ExpireRequest,
     HoldRequest,
     HoldView,
@@ -178,6 +181,91 @@ class ShardState:
             self._end_hold(hold, HoldStatus.RELEASED, now_ms, effects)
         return Reply(command_id=request.id, hold=hold.view())
 
+    def begin_checkout(self, request: BeginCheckoutRequest, now_ms: int, effects: Effects) -> Reply:
+        hold = self.holds.get(request.hold_id)
+        if hold is None or hold.user_id != request.user_id:
+            return Reply.reject(request.id, RejectCode.UNKNOWN_HOLD, "No such hold")
+        if hold.status is HoldStatus.HELD:
+            hold.status = HoldStatus.CHECKOUT
+            hold.updated_at_ms = now_ms
+            effects.put_hold(hold)
+        elif hold.status is not HoldStatus.CHECKOUT:
+            return Reply.reject(
+                request.id,
+                RejectCode.HOLD_NOT_ACTIVE,
+                f"This hold has ended ({hold.status.value}); hold the seats again",
+                status=hold.status.value,
+            )
+        return Reply(command_id=request.id, hold=hold.view())
+
+    def confirm(self, request: ConfirmRequest, now_ms: int, effects: Effects) -> Reply:
+        """Book a paid hold's seats: always while the hold is active; after it ended only if
+        every seat is still free (the buyer paid in good faith). Otherwise the payment is to be
+        refunded, which the rejection tells the caller."""
+        event = self.events.get(request.event_id)
+        if event is None:
+            return Reply.reject(request.id, RejectCode.UNKNOWN_EVENT, "No such event")
+        hold = self.holds.get(request.hold_id)
+        if hold is not None and hold.status is HoldStatus.BOOKED:
+            return Reply(command_id=request.id, hold=hold.view())
+        seat_ids = hold.seat_ids if hold is not None else request.seat_ids
+        seats = [event.seats.get(seat_id) for seat_id in seat_ids]
+        known = [seat for seat in seats if seat is not None]
+        if not known or len(known) != len(seats):
+            return Reply.reject(
+                request.id, RejectCode.UNKNOWN_SEATS, "These seats are not part of this event"
+            )
+        if hold is None and all(
+            seat.status is SeatStatus.BOOKED and seat.hold_id == request.hold_id for seat in known
+        ):
+            # Booked before this owner took over; the hold itself was not reloaded.
+            hold = self._booked_hold(request, seat_ids, now_ms)
+            return Reply(command_id=request.id, hold=hold.view())
+        active = hold is not None and hold.status.is_active
+        if not active:
+            taken = [seat.id for seat in known if seat.status is not SeatStatus.AVAILABLE]
+            if taken:
+                return Reply.reject(
+                    request.id,
+                    RejectCode.SEATS_UNAVAILABLE,
+                    "The hold expired and its seats were sold to someone else",
+                    seat_ids=taken,
+                )
+            event.count_for(request.user_id, len(known))
+        if hold is None:
+            hold = self._booked_hold(request, seat_ids, now_ms)
+        for seat in known:
+            self._set_seat(seat, SeatStatus.BOOKED, hold.id, hold.user_id, None, effects)
+        hold.status = HoldStatus.BOOKED
+        hold.updated_at_ms = now_ms
+        effects.put_hold(hold)
+        return Reply(command_id=request.id, hold=hold.view())
+
+    def _booked_hold(self, request: ConfirmRequest, seat_ids: tuple[int, ...], now_ms: int) -> Hold:
+        hold = Hold(
+            id=request.hold_id,
+            event_id=request.event_id,
+            user_id=request.user_id,
+            seat_ids=seat_ids,
+            status=HoldStatus.BOOKED,
+            expires_at_ms=now_ms,
+            created_at_ms=now_ms,
+            updated_at_ms=now_ms,
+        )
+        self.holds[hold.id] = hold
+        return hold
+
+    def cancel_checkout(
+        self, request: CancelCheckoutRequest, now_ms: int, effects: Effects
+    ) -> Reply:
+        hold = self.holds.get(request.hold_id)
+        if hold is None:
+            return Reply.reject(request.id, RejectCode.UNKNOWN_HOLD, "No such hold")
+        if hold.status is HoldStatus.CHECKOUT:
+            # The provider's session has ended by itself: nothing to expire there.
+            self._end_hold(hold, HoldStatus.RELEASED, now_ms, effects, expire_session=False)
+        return Reply(command_id=request.id, hold=hold.view())
+
     def expire(self, request: ExpireRequest, now_ms: int, effects: Effects) -> Reply:
         hold = self.holds.get(request.hold_id)
         if hold is None:
@@ -186,7 +274,18 @@ class ShardState:
             self._end_hold(hold, HoldStatus.EXPIRED, now_ms, effects)
         return Reply(command_id=request.id, hold=hold.view())
 
-    def _end_hold(self, hold: Hold, status: HoldStatus, now_ms: int, effects: Effects) -> None:
+    def _end_hold(
+        self,
+        hold: Hold,
+        status: HoldStatus,
+        now_ms: int,
+        effects: Effects,
+        *,
+        expire_session: bool = True,
+    ) -> None:
+        if expire_session and hold.status is HoldStatus.CHECKOUT:
+            # The buyer must not be able to pay for seats that are no longer theirs.
+            effects.expire_session(hold.id)
         event = self.events[hold.event_id]
         for seat_id in hold.seat_ids:
             seat = event.seats[seat_id]

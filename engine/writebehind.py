@@ -21,7 +21,7 @@ from engine.effects import JournalEntry
 from engine.keys import ShardKeys
 from engine.waiting import wait_until_set
 from persistence import Database, DatabaseUnavailable
-from persistence.seat_state import HoldRow, SeatRow, apply_journal
+from persistence.seat_state import HoldRow, JournalBatch, SeatRow, apply_journal
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ _IDLE_WAIT: Final = 0.5
 _MAX_BACKOFF: Final = 5.0
 
 
-def parse_entry(raw: bytes) -> tuple[list[HoldRow], list[SeatRow]]:
+def parse_entry(entry_id: str, raw: bytes) -> JournalBatch:
     entry: JournalEntry = orjson.loads(raw)
     holds = [
         HoldRow(
@@ -57,7 +57,9 @@ def parse_entry(raw: bytes) -> tuple[list[HoldRow], list[SeatRow]]:
         )
         for s in entry["seats"]
     ]
-    return holds, seats
+    return JournalBatch(
+        entry_id=entry_id, holds=holds, seats=seats, expire_sessions=entry["expire_sessions"]
+    )
 
 
 class JournalFlusher:
@@ -78,10 +80,7 @@ class JournalFlusher:
         )
         if not raw_entries:
             return 0
-        entries = []
-        for entry_id, fields in raw_entries:
-            holds, seats = parse_entry(fields[b"e"])
-            entries.append((entry_id.decode(), holds, seats))
+        entries = [parse_entry(entry_id.decode(), fields[b"e"]) for entry_id, fields in raw_entries]
         async with self._db.transaction() as conn:
             await apply_journal(conn, self._keys.shard, self._token, entries)
         await self._redis.xdel(self._keys.journal, *[entry_id for entry_id, _ in raw_entries])

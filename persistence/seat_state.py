@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
+
 from domain.statuses import HoldStatus, SeatStatus
 from persistence.database import Connection, Row
 
@@ -63,6 +65,17 @@ class EventRow:
     max_seats_per_buyer: int
 
 
+@dataclass(frozen=True, slots=True)
+class JournalBatch:
+    """One journal entry: the rows one batch of decisions changed, and the holds whose
+    payment-provider sessions must now be expired."""
+
+    entry_id: str
+    holds: Sequence[HoldRow]
+    seats: Sequence[SeatRow]
+    expire_sessions: Sequence[str]
+
+
 def _stream_id(value: str) -> tuple[int, int]:
     ms, _, seq = value.partition("-")
     return int(ms), int(seq or 0)
@@ -85,25 +98,27 @@ async def apply_journal(
     conn: Connection,
     shard: int,
     token: int,
-    entries: Sequence[tuple[str, Sequence[HoldRow], Sequence[SeatRow]]],
+    entries: Sequence[JournalBatch],
 ) -> int:
-    """Apply journal entries (stream id, holds, seats) in order; return how many were new."""
+    """Apply journal entries in order; return how many were new."""
     fence = await conn.fetch_one(
         "SELECT token, last_journal_id FROM shard_fences WHERE shard = %s FOR UPDATE", (shard,)
     )
     if fence is None or int(fence["token"]) != token:
         raise Fenced(f"shard {shard}: token {token} is not the newest")
     last = _stream_id(str(fence["last_journal_id"]))
-    fresh = [entry for entry in entries if _stream_id(entry[0]) > last]
+    fresh = [entry for entry in entries if _stream_id(entry.entry_id) > last]
     if not fresh:
         return 0
     holds: dict[str, HoldRow] = {}
     seats: dict[int, SeatRow] = {}
-    for _, hold_rows, seat_rows in fresh:
-        for hold in hold_rows:
+    expire_sessions: list[str] = []
+    for entry in fresh:
+        for hold in entry.holds:
             holds[hold.id] = hold
-        for seat in seat_rows:
+        for seat in entry.seats:
             seats[seat.id] = seat
+        expire_sessions.extend(entry.expire_sessions)
     if holds:
         await conn.execute_many(
             "INSERT INTO holds (id, event_id, user_id, status, expires_at, created_at, updated_at)"
@@ -152,12 +167,25 @@ async def apply_journal(
                 for s in seats.values()
             ],
         )
+    await enqueue_session_expiries(conn, expire_sessions)
     await conn.execute(
         "UPDATE shard_fences SET last_journal_id = %s, updated_at = CURRENT_TIMESTAMP(6)"
         " WHERE shard = %s",
-        (fresh[-1][0], shard),
+        (fresh[-1].entry_id, shard),
     )
     return len(fresh)
+
+
+async def enqueue_session_expiries(conn: Connection, hold_ids: Sequence[str]) -> None:
+    """Ask the outbox worker to expire these holds' checkout sessions (once each)."""
+    await conn.execute_many(
+        "INSERT INTO outbox (kind, dedupe_key, payload) VALUES ('expire_session', %s, %s)"
+        " ON DUPLICATE KEY UPDATE id = id",
+        [
+            (f"expire_session:{hold_id}", orjson.dumps({"hold_id": hold_id}).decode())
+            for hold_id in hold_ids
+        ],
+    )
 
 
 async def load_events(conn: Connection, *, ending_after_ms: int) -> list[EventRow]:

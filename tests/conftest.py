@@ -34,6 +34,8 @@ APP_TABLES = (
     "venues",
     "users",
     "shard_fences",
+    "payment_events",
+    "outbox",
 )
 
 

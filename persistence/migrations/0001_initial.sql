@@ -103,23 +103,33 @@ CREATE TABLE IF NOT EXISTS hold_seats (
     CONSTRAINT fk_hold_seats_seat FOREIGN KEY (event_seat_id) REFERENCES event_seats (id)
 ) ENGINE=InnoDB;
 
+-- One payment per hold: a checkout is planned (status 'creating', with the exact parameters sent
+-- to the provider) before the provider is called, so a retried call sends identical parameters.
 CREATE TABLE IF NOT EXISTS payments (
     id                BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     hold_id           VARCHAR(64) NOT NULL,
+    user_id           BIGINT UNSIGNED NOT NULL,
+    event_id          BIGINT UNSIGNED NOT NULL,
     provider          VARCHAR(16) NOT NULL,
-    session_id        VARCHAR(255) NOT NULL,
+    session_id        VARCHAR(255) NULL,
+    checkout_url      VARCHAR(2048) NULL,
     payment_intent_id VARCHAR(255) NULL,
     amount_minor      BIGINT UNSIGNED NOT NULL,
     currency          CHAR(3) NOT NULL,
-    status            ENUM('open', 'paid', 'failed', 'expired', 'refund_pending', 'refunded')
-                      NOT NULL DEFAULT 'open',
+    status            ENUM('creating', 'open', 'paid', 'failed', 'expired', 'refund_pending',
+                           'refunded') NOT NULL DEFAULT 'creating',
+    expires_at        DATETIME(6) NOT NULL,
     created_at        DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     updated_at        DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    UNIQUE KEY uq_payments_hold (hold_id),
     UNIQUE KEY uq_payments_session (session_id),
-    KEY ix_payments_hold (hold_id),
-    CONSTRAINT fk_payments_hold FOREIGN KEY (hold_id) REFERENCES holds (id)
+    KEY ix_payments_user (user_id),
+    CONSTRAINT fk_payments_user FOREIGN KEY (user_id) REFERENCES users (id),
+    CONSTRAINT fk_payments_event FOREIGN KEY (event_id) REFERENCES events (id)
 ) ENGINE=InnoDB;
 
+-- Written through when a payment is confirmed. No foreign key to holds: hold rows are written
+-- behind by the engine and may land after the booking.
 CREATE TABLE IF NOT EXISTS bookings (
     id           BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     event_id     BIGINT UNSIGNED NOT NULL,
@@ -134,7 +144,6 @@ CREATE TABLE IF NOT EXISTS bookings (
     KEY ix_bookings_user (user_id, created_at),
     CONSTRAINT fk_bookings_event FOREIGN KEY (event_id) REFERENCES events (id),
     CONSTRAINT fk_bookings_user FOREIGN KEY (user_id) REFERENCES users (id),
-    CONSTRAINT fk_bookings_hold FOREIGN KEY (hold_id) REFERENCES holds (id),
     CONSTRAINT fk_bookings_payment FOREIGN KEY (payment_id) REFERENCES payments (id)
 ) ENGINE=InnoDB;
 
@@ -147,6 +156,31 @@ CREATE TABLE IF NOT EXISTS booking_seats (
     UNIQUE KEY uq_booking_seats_seat (event_seat_id),
     CONSTRAINT fk_booking_seats_booking FOREIGN KEY (booking_id) REFERENCES bookings (id),
     CONSTRAINT fk_booking_seats_seat FOREIGN KEY (event_seat_id) REFERENCES event_seats (id)
+) ENGINE=InnoDB;
+
+-- Provider webhook events already handled: a redelivery changes nothing.
+CREATE TABLE IF NOT EXISTS payment_events (
+    id          VARCHAR(255) NOT NULL PRIMARY KEY,
+    type        VARCHAR(100) NOT NULL,
+    session_id  VARCHAR(255) NULL,
+    received_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+) ENGINE=InnoDB;
+
+-- Work for the payment provider that must happen after a decision (expire a checkout session,
+-- refund a payment), written in the same transaction as the decision's record and done by the
+-- outbox worker with retries. `dedupe_key` makes writing the same intent twice a no-op.
+CREATE TABLE IF NOT EXISTS outbox (
+    id              BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    kind            ENUM('expire_session', 'refund') NOT NULL,
+    dedupe_key      VARCHAR(255) NOT NULL,
+    payload         TEXT NOT NULL,
+    attempts        INT UNSIGNED NOT NULL DEFAULT 0,
+    next_attempt_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    last_error      TEXT NULL,
+    done_at         DATETIME(6) NULL,
+    created_at      DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    UNIQUE KEY uq_outbox_dedupe (dedupe_key),
+    KEY ix_outbox_due (done_at, next_attempt_at)
 ) ENGINE=InnoDB;
 
 -- The write-behind fence: one row per shard. A flush commits only while its fencing token is the

@@ -20,7 +20,14 @@ from engine.protocol import HoldRequest, RejectCode, ReleaseRequest, Reply, enco
 from engine.scripts import Scripts
 from engine.sweeper import Sweeper
 from persistence import Database
-from persistence.seat_state import Fenced, HoldRow, SeatRow, apply_journal, get_hold
+from persistence.seat_state import (
+    Fenced,
+    HoldRow,
+    JournalBatch,
+    SeatRow,
+    apply_journal,
+    get_hold,
+)
 from tests.helpers.catalog import MakeEvent
 from tests.helpers.engine import (
     Buyers,
@@ -224,7 +231,7 @@ async def test_a_stale_token_can_write_neither_redis_nor_mariadb(
     )
     with pytest.raises(Fenced):
         async with db.transaction() as conn:
-            await apply_journal(conn, 0, old.token, [("1-0", [], [seat])])
+            await apply_journal(conn, 0, old.token, [JournalBatch("1-0", [], [seat], [])])
     assert (await stored_seats(db, event.event_id))[event.seat_ids[0]][0] == "available"
     with pytest.raises(Exception, match="lease taken over"):
         await old.renew()

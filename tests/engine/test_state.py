@@ -7,7 +7,16 @@ import pytest
 from domain.statuses import HoldStatus, SeatStatus
 from engine.effects import Effects
 from engine.keys import ShardKeys
-from engine.protocol import ExpireRequest, HoldRequest, RejectCode, ReleaseRequest, Reply
+from engine.protocol import (
+    BeginCheckoutRequest,
+    CancelCheckoutRequest,
+    ConfirmRequest,
+    ExpireRequest,
+    HoldRequest,
+    RejectCode,
+    ReleaseRequest,
+    Reply,
+)
 from engine.state import Event, Seat, ShardState
 
 NOW = 1_800_000_000_000
@@ -166,3 +175,110 @@ def test_a_seat_released_and_taken_in_one_batch_keeps_one_lock_change(state: Sha
     # Fixed keys, then one lock key for seat 1 (expected: none, new: the second hold).
     assert keys.count(ShardKeys(0).lock(1)) == 1
     assert batch.journal_entry()["seats"][0][4] == second.hold.id
+
+
+def begin_checkout(state: ShardState, hold_id: str, user: int, batch: Effects) -> Reply:
+    request = BeginCheckoutRequest(
+        id="bc", reply_to=None, event_id=EVENT, hold_id=hold_id, user_id=user
+    )
+    return state.begin_checkout(request, NOW, batch)
+
+
+def confirm(state: ShardState, hold_id: str, user: int, seats: tuple[int, ...]) -> Reply:
+    request = ConfirmRequest(
+        id="cf", reply_to=None, event_id=EVENT, hold_id=hold_id, user_id=user, seat_ids=seats
+    )
+    return state.confirm(request, NOW + 1, effects())
+
+
+def test_checkout_then_confirm_books_the_seats(state: ShardState) -> None:
+    granted = hold(state, 1, 1, 2).hold
+    assert granted is not None
+    checkout = begin_checkout(state, granted.id, 1, effects())
+    assert checkout.hold is not None
+    assert checkout.hold.status is HoldStatus.CHECKOUT
+    booked = confirm(state, granted.id, 1, (1, 2))
+    assert booked.hold is not None
+    assert booked.hold.status is HoldStatus.BOOKED
+    assert statuses(state)[1] is SeatStatus.BOOKED
+    assert confirm(state, granted.id, 1, (1, 2)).hold == booked.hold, "confirm is idempotent"
+    assert state.next_expiry_ms() is None, "a booked hold never expires"
+
+
+def test_only_the_holder_can_start_a_checkout_and_only_while_active(state: ShardState) -> None:
+    granted = hold(state, 1, 1).hold
+    assert granted is not None
+    stranger = begin_checkout(state, granted.id, 2, effects())
+    assert stranger.rejection is not None
+    assert stranger.rejection.code is RejectCode.UNKNOWN_HOLD
+    state.expire(
+        ExpireRequest(id="e", reply_to=None, event_id=EVENT, hold_id=granted.id),
+        NOW + TTL,
+        effects(),
+    )
+    ended = begin_checkout(state, granted.id, 1, effects())
+    assert ended.rejection is not None
+    assert ended.rejection.code is RejectCode.HOLD_NOT_ACTIVE
+
+
+def test_expiring_a_hold_in_checkout_asks_for_its_session_to_be_expired(
+    state: ShardState,
+) -> None:
+    granted = hold(state, 1, 1).hold
+    assert granted is not None
+    begin_checkout(state, granted.id, 1, effects())
+    batch = effects()
+    state.expire(
+        ExpireRequest(id="e", reply_to=None, event_id=EVENT, hold_id=granted.id), NOW + TTL, batch
+    )
+    assert batch.journal_entry()["expire_sessions"] == [granted.id]
+    unpaid = effects()
+    again = hold(state, 2, 2).hold
+    assert again is not None
+    begin_checkout(state, again.id, 2, unpaid)
+    state.cancel_checkout(
+        CancelCheckoutRequest(id="cc", reply_to=None, event_id=EVENT, hold_id=again.id),
+        NOW,
+        unpaid,
+    )
+    assert unpaid.journal_entry()["expire_sessions"] == [], "an ended session needs no expiry"
+    assert statuses(state)[2] is SeatStatus.AVAILABLE
+
+
+def test_paying_after_expiry_books_seats_that_are_still_free(state: ShardState) -> None:
+    granted = hold(state, 1, 1, 2).hold
+    assert granted is not None
+    state.expire(
+        ExpireRequest(id="e", reply_to=None, event_id=EVENT, hold_id=granted.id),
+        NOW + TTL,
+        effects(),
+    )
+    booked = confirm(state, granted.id, 1, (1, 2))
+    assert booked.hold is not None
+    assert booked.hold.status is HoldStatus.BOOKED
+    assert state.events[EVENT].seats_by_buyer[1] == 2
+
+
+def test_paying_after_expiry_for_seats_sold_again_is_refused(state: ShardState) -> None:
+    granted = hold(state, 1, 1, 2).hold
+    assert granted is not None
+    state.expire(
+        ExpireRequest(id="e", reply_to=None, event_id=EVENT, hold_id=granted.id),
+        NOW + TTL,
+        effects(),
+    )
+    assert hold(state, 2, 2).ok
+    refused = confirm(state, granted.id, 1, (1, 2))
+    assert refused.rejection is not None
+    assert refused.rejection.code is RejectCode.SEATS_UNAVAILABLE
+    assert refused.rejection.details["seat_ids"] == [2]
+    assert statuses(state)[1] is SeatStatus.AVAILABLE
+
+
+def test_a_confirm_for_a_hold_this_owner_never_saw_books_free_seats(state: ShardState) -> None:
+    booked = confirm(state, "h7_" + "0" * 32, 3, (4, 5))
+    assert booked.hold is not None
+    assert booked.hold.status is HoldStatus.BOOKED
+    again = ShardState(hold_ttl_ms=TTL)
+    again.add_event(state.events[EVENT])
+    assert confirm(again, "h7_" + "0" * 32, 3, (4, 5)).ok, "recognised from the seats"
