@@ -1,10 +1,12 @@
 """How everything outside the engine asks it for a decision.
 
-`submit` pushes a command onto the owning shard's queue and waits for the reply on this client's
-own reply list, which one reader task drains for every waiting request. If no reply arrives in
-time, the stored result under the command id is checked once (the decision may have been made
-while its reply was lost), and otherwise the caller gets `EngineUnavailable`: safe to retry with
-the same idempotency key.
+`submit` queues a command for the owning shard and waits for the reply on this client's own
+reply list, which one reader task drains for every waiting request. Commands submitted in the
+same event-loop tick leave together: one `LPUSH queue c1 c2 …` per shard in one pipeline, so a
+rush of requests costs the gateway a round trip per tick rather than per request. If no reply
+arrives in time, the stored result under the command id is checked once (the decision may have
+been made while its reply was lost), and otherwise the caller gets `EngineUnavailable`: safe to
+retry with the same idempotency key.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ class EngineClient:
         self.reply_to = reply_list(self.client_id)
         self._waiting: dict[str, list[asyncio.Future[Reply]]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._outgoing: dict[str, list[bytes]] = {}
+        self._sent: asyncio.Future[None] | None = None
+        self._senders: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Self:
         self._reader = asyncio.create_task(self._read_replies(), name="engine-replies")
@@ -57,6 +62,8 @@ class EngineClient:
         if self._reader is not None:
             await cancel_and_wait(self._reader)
             self._reader = None
+        if self._senders:
+            await asyncio.gather(*self._senders, return_exceptions=True)
         for waiters in self._waiting.values():
             for waiter in waiters:
                 if not waiter.done():
@@ -75,7 +82,9 @@ class EngineClient:
         self._waiting.setdefault(command.id, []).append(waiter)
         try:
             try:
-                await self._redis.lpush(keys.commands, encode_command(command))
+                # Shielded: the batch's future is shared, and one caller giving up must not
+                # cancel it for the others.
+                await asyncio.shield(self._send(keys.commands, encode_command(command)))
             except RedisError as exc:
                 raise EngineUnavailable("The seat engine's queue is unreachable; retry") from exc
             try:
@@ -98,7 +107,38 @@ class EngineClient:
 
     async def send(self, command: Command) -> None:
         """Queue a command nobody waits for (its `reply_to` is None)."""
-        await self._redis.lpush(self.shard_keys(command.event_id).commands, encode_command(command))
+        await asyncio.shield(
+            self._send(self.shard_keys(command.event_id).commands, encode_command(command))
+        )
+
+    def _send(self, queue: str, raw: bytes) -> asyncio.Future[None]:
+        """Add a command to this tick's batch; the future resolves once the batch is queued."""
+        if self._sent is None:
+            loop = asyncio.get_running_loop()
+            self._sent = loop.create_future()
+            sender = loop.create_task(self._send_batch(), name="engine-send")
+            self._senders.add(sender)
+            sender.add_done_callback(self._senders.discard)
+        self._outgoing.setdefault(queue, []).append(raw)
+        return self._sent
+
+    async def _send_batch(self) -> None:
+        # Runs one tick after the first submission, so everything submitted meanwhile joins.
+        batch, self._outgoing = self._outgoing, {}
+        sent, self._sent = self._sent, None
+        assert sent is not None
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for queue, raws in batch.items():
+                    # LPUSH adds left to right and actors take from the right: order is kept.
+                    pipe.lpush(queue, *raws)
+                await pipe.execute()
+        except RedisError as exc:
+            if not sent.done():
+                sent.set_exception(exc)
+            return
+        if not sent.done():
+            sent.set_result(None)
 
     async def _stored_reply(self, keys: ShardKeys, command_id: str) -> Reply | None:
         try:

@@ -1,0 +1,1 @@
+"""Benchmarks: the engine alone (`bench.engine`) and the whole stack (`bench.rush`)."""

@@ -1,0 +1,302 @@
+"""The engine alone: decisions per second and decision latency per shard count.
+
+Commands go straight into the shard queues through `EngineClient`, the gateway's own client,
+from buyers with the rush's demand shape. For each configuration (shard count and engine process count) a
+fresh set of events is sold out; then, on one shard, a paced run at half the measured rate gives
+the latency under moderate load. After every run the invariants are checked, and a broken one
+fails the benchmark.
+
+    python -m bench.engine [--seats 20000] [--buyers 5000] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.buyers import SeatMap
+from bench.report import write_report
+from bench.stack import (
+    EngineProcesses,
+    SeededEvent,
+    Servers,
+    private_servers,
+    seed_event,
+    settings_for,
+    wait_for_owners,
+)
+from bench.stats import percentiles
+from engine.client import EngineClient, new_command_id
+from engine.keys import ShardKeys, shard_of
+from engine.protocol import HoldRequest, RejectCode
+from engine.redis_client import connect_redis
+from persistence import Database
+from persistence.migrate import migrate
+
+log = logging.getLogger("bench.engine")
+
+EVENTS = 8
+IN_FLIGHT = 1000
+
+
+class InvariantBroken(AssertionError):
+    pass
+
+
+@dataclass(slots=True)
+class Outcome:
+    decisions: int
+    seconds: float
+    latencies: list[float]
+    granted: dict[int, dict[str, tuple[int, ...]]]  # event → hold id → seats
+
+    @property
+    def per_second(self) -> float:
+        return self.decisions / self.seconds if self.seconds else 0.0
+
+
+async def sell_out(
+    client: EngineClient, events: list[SeededEvent], buyers: int, seed: int
+) -> Outcome:
+    rng = random.Random(seed)
+    maps = {event.event_id: SeatMap(event.seat_ids) for event in events}
+    granted: dict[int, dict[str, tuple[int, ...]]] = {event.event_id: {} for event in events}
+    latencies: list[float] = []
+    gate = asyncio.Semaphore(IN_FLIGHT)
+
+    async def buyer(index: int) -> None:
+        event = events[index % len(events)]
+        seats_view = maps[event.event_id]
+        user = event.user_ids[index % len(event.user_ids)]
+        want = rng.randint(1, 4)
+        async with gate:
+            while seats_view.free:
+                seats = seats_view.pick(want, rng)
+                if not seats:
+                    return
+                started = time.perf_counter()
+                reply = await client.submit(
+                    HoldRequest(
+                        id=new_command_id(),
+                        reply_to=client.reply_to,
+                        event_id=event.event_id,
+                        user_id=user,
+                        seat_ids=seats,
+                    )
+                )
+                latencies.append(time.perf_counter() - started)
+                if reply.hold is not None:
+                    granted[event.event_id][reply.hold.id] = reply.hold.seat_ids
+                    seats_view.taken(seats)
+                    return
+                assert reply.rejection is not None
+                if reply.rejection.code is not RejectCode.SEATS_UNAVAILABLE:
+                    return
+                seats_view.taken(reply.rejection.details["seat_ids"])
+
+    started = time.perf_counter()
+    await asyncio.gather(*(buyer(index) for index in range(buyers)))
+    return Outcome(len(latencies), time.perf_counter() - started, latencies, granted)
+
+
+async def paced(
+    client: EngineClient, event: SeededEvent, rate: float, seconds: float, seed: int
+) -> list[float]:
+    """Single hold attempts at a fixed rate (open loop), whatever their outcome."""
+    rng = random.Random(seed)
+    latencies: list[float] = []
+    pending: set[asyncio.Task[None]] = set()
+
+    async def one() -> None:
+        seats = tuple(rng.sample(event.seat_ids, rng.randint(1, 4)))
+        started = time.perf_counter()
+        await client.submit(
+            HoldRequest(
+                id=new_command_id(),
+                reply_to=client.reply_to,
+                event_id=event.event_id,
+                user_id=rng.choice(event.user_ids),
+                seat_ids=seats,
+            )
+        )
+        latencies.append(time.perf_counter() - started)
+
+    begin = time.perf_counter()
+    sent = 0
+    while (elapsed := time.perf_counter() - begin) < seconds:
+        due = int(elapsed * rate)
+        for _ in range(due - sent):
+            task = asyncio.create_task(one())
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        sent = max(sent, due)
+        await asyncio.sleep(0.001)
+    await asyncio.gather(*pending)
+    return latencies
+
+
+async def check_invariants(servers: Servers, shards: int, outcome: Outcome, db: Database) -> None:
+    """No seat granted twice; every grant holds its locks; MariaDB agrees after the drain."""
+    redis = connect_redis(settings_for(servers).redis)
+    try:
+        for event_id, holds in outcome.granted.items():
+            owner: dict[int, str] = {}
+            for hold_id, seats in holds.items():
+                for seat in seats:
+                    if seat in owner:
+                        raise InvariantBroken(f"seat {seat} granted to two holds")
+                    owner[seat] = hold_id
+            keys = ShardKeys(shard_of(event_id, shards))
+            locks = await redis.mget([keys.lock(seat) for seat in owner]) if owner else []
+            for (seat, hold_id), lock in zip(owner.items(), locks, strict=True):
+                if lock != hold_id.encode():
+                    raise InvariantBroken(f"seat {seat}: lock {lock!r}, granted to {hold_id}")
+        # The flushers run in other processes and announce nothing: poll, with a deadline.
+        async with asyncio.timeout(30):
+            while True:
+                if not any([await redis.xlen(ShardKeys(s).journal) for s in range(shards)]):
+                    break
+                await asyncio.sleep(0.05)
+        async with db.transaction() as conn:
+            for event_id, holds in outcome.granted.items():
+                rows = await conn.fetch_all(
+                    "SELECT id, hold_id FROM event_seats WHERE event_id = %s AND status = 'held'",
+                    (event_id,),
+                )
+                stored = {row["id"]: row["hold_id"] for row in rows}
+                expected = {seat: hold for hold, seats in holds.items() for seat in seats}
+                if stored != expected:
+                    raise InvariantBroken(f"event {event_id}: MariaDB differs from the grants")
+    finally:
+        await redis.aclose()
+
+
+async def reset(servers: Servers, db: Database) -> None:
+    redis = connect_redis(settings_for(servers).redis)
+    try:
+        await redis.flushall()
+    finally:
+        await redis.aclose()
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM shard_fences")
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    configs = [(1, 1), (2, 1), (4, 1), (8, 1), (8, 2)] if not args.quick else [(1, 1), (2, 2)]
+    rows: list[dict[str, Any]] = []
+    async with private_servers() as servers:
+        settings = settings_for(servers)
+        db = await Database.connect(settings.database)
+        try:
+            await migrate(db)
+            for shards, processes in configs:
+                await reset(servers, db)
+                events = [
+                    await seed_event(
+                        db,
+                        seats=args.seats // EVENTS,
+                        buyers=max(1, args.buyers // EVENTS),
+                        max_per_buyer=6,
+                    )
+                    for _ in range(EVENTS)
+                ]
+                env = {
+                    "REDIS_URL": servers.redis_url,
+                    "DATABASE_URL": servers.database_url,
+                    "ENGINE_SHARDS": str(shards),
+                    "LOG_LEVEL": "WARNING",
+                }
+                with tempfile.TemporaryDirectory() as logs:
+                    engines = EngineProcesses(env, processes, Path(logs))
+                    engines.start()
+                    try:
+                        await wait_for_owners(servers.redis_url, shards)
+                        client_settings = settings_for(servers, ENGINE_SHARDS=str(shards))
+                        redis = connect_redis(client_settings.redis)
+                        async with EngineClient(redis, client_settings.engine) as client:
+                            outcome = await sell_out(client, events, args.buyers, seed=shards)
+                        await redis.aclose()
+                        await check_invariants(servers, shards, outcome, db)
+                    finally:
+                        engines.stop()
+                    import redis as _r
+
+                    _c = _r.Redis.from_url(servers.redis_url)
+                    info = _c.info("commandstats")
+                    cpu = _c.info("cpu")
+                    print("CPU", cpu["used_cpu_user"], cpu["used_cpu_sys"])
+                    for k, v in sorted(info.items(), key=lambda kv: -kv[1]["usec"])[:8]:
+                        print(k, v["calls"], v["usec"], round(v["usec_per_call"], 1))
+                    _c.config_resetstat()
+                row = {
+                    "shards": shards,
+                    "engine_processes": processes,
+                    "decisions": outcome.decisions,
+                    "decisions_per_s": round(outcome.per_second),
+                    "seconds": round(outcome.seconds, 2),
+                    "latency": percentiles(outcome.latencies),
+                    "invariants": "ok",
+                }
+                log.info("%s", row)
+                rows.append(row)
+            paced_row = await run_paced(servers, db, rows[0]["decisions_per_s"] / 2, args)
+        finally:
+            await db.close()
+    return {"configurations": rows, "paced": paced_row}
+
+
+async def run_paced(
+    servers: Servers, db: Database, rate: float, args: argparse.Namespace
+) -> dict[str, Any]:
+    await reset(servers, db)
+    event = await seed_event(db, seats=args.seats, buyers=args.buyers, max_per_buyer=10**6 // 1000)
+    env = {
+        "REDIS_URL": servers.redis_url,
+        "DATABASE_URL": servers.database_url,
+        "ENGINE_SHARDS": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    with tempfile.TemporaryDirectory() as logs:
+        engines = EngineProcesses(env, 1, Path(logs))
+        engines.start()
+        try:
+            await wait_for_owners(servers.redis_url, 1)
+            settings = settings_for(servers, ENGINE_SHARDS="1")
+            redis = connect_redis(settings.redis)
+            async with EngineClient(redis, settings.engine) as client:
+                latencies = await paced(client, event, rate, 3.0 if args.quick else 5.0, seed=1)
+            await redis.aclose()
+        finally:
+            engines.stop()
+    return {"shards": 1, "rate_per_s": round(rate), "latency": percentiles(latencies)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.engine")
+    parser.add_argument("--seats", type=int, default=20_000)
+    parser.add_argument("--buyers", type=int, default=5_000)
+    parser.add_argument("--quick", action="store_true", help="small sizes, two configurations")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seats, args.buyers = min(args.seats, 800), min(args.buyers, 300)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        result = asyncio.run(run(args))
+    except InvariantBroken as exc:
+        print(f"INVARIANT BROKEN: {exc}", file=sys.stderr)
+        return 1
+    print(write_report("engine", result, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
