@@ -1,8 +1,8 @@
 """The engine alone: decisions per second and decision latency per shard count.
 
 Commands go straight into the shard queues through `EngineClient`, the gateway's own client,
-from buyers with the rush's demand shape. For each configuration (shard count and engine process count) a
-fresh set of events is sold out; then, on one shard, a paced run at half the measured rate gives
+from buyers with the rush's demand shape. For each configuration (shard count, engine process
+count) a fresh set of events is sold out; then, on one shard, a paced run at half the measured rate gives
 the latency under moderate load. After every run the invariants are checked, and a broken one
 fails the benchmark.
 
