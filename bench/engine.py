@@ -2,9 +2,9 @@
 
 Commands go straight into the shard queues through `EngineClient`, the gateway's own client,
 from buyers with the rush's demand shape. For each configuration (shard count, engine process
-count) a fresh set of events is sold out; then, on one shard, a paced run at half the measured rate gives
-the latency under moderate load. After every run the invariants are checked, and a broken one
-fails the benchmark.
+count) a fresh set of events is sold out; then, on one shard, a paced run at half the measured
+rate gives the latency under moderate load. After every run the invariants are checked, and a
+broken one fails the benchmark.
 
     python -m bench.engine [--seats 20000] [--buyers 5000] [--quick]
 """
