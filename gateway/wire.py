@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 from aiohttp import web
@@ -11,6 +12,8 @@ from aiohttp import web
 from domain.errors import InvalidInput, MalformedJson, NotFound, UnsupportedMediaType
 
 T = TypeVar("T")
+
+_ID: Final = re.compile(r"[0-9]{1,18}")
 
 
 def dumps(value: Any) -> str:
@@ -76,7 +79,8 @@ def optional_field(
 def path_id(request: web.Request, name: str = "id") -> int:
     """A positive integer id from the URL; anything else is a 404 (no such resource)."""
     raw = request.match_info[name]
-    if not raw.isdigit() or len(raw) > 18 or int(raw) == 0:
+    # ASCII digits only: str.isdigit() also accepts characters such as '²' that int() refuses.
+    if _ID.fullmatch(raw) is None or int(raw) == 0:
         raise NotFound(f"No {name.removesuffix('_id')} {raw!r}")
     return int(raw)
 
