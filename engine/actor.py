@@ -48,6 +48,7 @@ _MAX_BLOCK_SECONDS: Final = 1.0
 _MIN_BLOCK_SECONDS: Final = 0.01
 _PRUNE_EVERY_MS: Final = 60_000
 _ENDED_HOLDS_KEPT_MS: Final = 3600_000
+_MISSING_EVENT_TTL_MS: Final = 5_000
 
 
 class StateDiverged(RuntimeError):
@@ -82,6 +83,7 @@ class SeatActor:
         # Events this turn could not load because MariaDB is down: their commands are retryable.
         self._unloadable: set[int] = set()
         self._unsent_replies: list[tuple[str, bytes]] = []
+        self._missing_events: dict[int, int] = {}
         self._ready = ready
 
     @property
@@ -164,12 +166,19 @@ class SeatActor:
 
     async def _load_unseen_events(self, commands: list[Command], now_ms: int) -> None:
         self._unloadable.clear()
-        unseen = {c.event_id for c in commands if c.event_id not in self._state.events}
+        unseen = {
+            c.event_id
+            for c in commands
+            if c.event_id not in self._state.events
+            and self._missing_events.get(c.event_id, 0) <= now_ms
+        }
         for event_id in unseen:
             if shard_of(event_id, self._settings.shards) != self._keys.shard:
                 continue  # misrouted: `_decide` rejects it
             try:
-                await self._recovery.load_event(self._state, event_id, now_ms)
+                if not await self._recovery.load_event(self._state, event_id, now_ms):
+                    # Made-up ids must not cost a database round trip per batch.
+                    self._missing_events[event_id] = now_ms + _MISSING_EVENT_TTL_MS
             except DatabaseUnavailable as exc:
                 log.warning("shard %d: cannot load event %d: %s", self._keys.shard, event_id, exc)
                 self._unloadable.add(event_id)
@@ -227,4 +236,9 @@ class SeatActor:
     def _prune(self, now_ms: int) -> None:
         if now_ms - self._last_prune_ms >= _PRUNE_EVERY_MS:
             self._state.forget_ended_holds(now_ms - _ENDED_HOLDS_KEPT_MS)
+            self._missing_events = {
+                event_id: until
+                for event_id, until in self._missing_events.items()
+                if until > now_ms
+            }
             self._last_prune_ms = now_ms

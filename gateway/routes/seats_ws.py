@@ -10,18 +10,23 @@ Protocol (server → client, JSON text):
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from typing import Final
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from redis.exceptions import RedisError
 
-from domain.errors import NotFound
+from domain.errors import NotFound, Unavailable
 from engine.snapshot import read_snapshot
+from engine.waiting import cancel_and_wait
 from gateway.appkeys import DATABASE, REDIS, SEAT_FEED, SETTINGS
 from gateway.auth.guard import public
 from gateway.seatfeed import Watcher
 from gateway.wire import dumps, path_id
+from persistence import DatabaseUnavailable
 from persistence.catalog import event_seat_map
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -54,6 +59,8 @@ async def _send_snapshot(ws: web.WebSocketResponse, app: web.Application, event_
 async def _forward(
     ws: web.WebSocketResponse, app: web.Application, event_id: int, watcher: Watcher, seq: int
 ) -> None:
+    """Send changes in order; a gap or a resync notice sends a fresh snapshot. Returns when the
+    socket must be closed: too slow to keep up, or no snapshot to be had."""
     overflow = asyncio.ensure_future(watcher.overflowed.wait())
     try:
         while True:
@@ -63,17 +70,27 @@ async def _forward(
             )
             if overflow in done:
                 message_wait.cancel()
-                # Too slow to keep up: drop it rather than hold everyone else back.
-                await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
+                log.info("seat map for event %d dropped: too slow", event_id)
                 return
             message = message_wait.result()
             if message.kind == "resync" or message.seq > seq + 1:
-                seq = await _send_snapshot(ws, app, event_id)
+                try:
+                    seq = await _send_snapshot(ws, app, event_id)
+                except (RedisError, OSError, DatabaseUnavailable) as exc:
+                    log.warning("seat map for event %d cannot resync: %s", event_id, exc)
+                    return
             elif message.seq == seq + 1:
                 await ws.send_str(message.text)
                 seq = message.seq
     finally:
         overflow.cancel()
+
+
+async def _receive(ws: web.WebSocketResponse) -> None:
+    """Read until the client goes away; the map is one-way, so messages are ignored."""
+    async for message in ws:
+        if message.type is WSMsgType.ERROR:
+            return
 
 
 @routes.get("/api/v1/events/{id}/seats/ws")
@@ -82,18 +99,23 @@ async def seat_updates(request: web.Request) -> web.WebSocketResponse:
     event_id = path_id(request)
     app = request.app
     ws = web.WebSocketResponse(heartbeat=_HEARTBEAT_SECONDS, max_msg_size=1024)
-    async with app[SEAT_FEED].watch(event_id) as watcher:
-        # Subscribed first, snapshot second: nothing published in between is missed.
-        seq, statuses = await _current_statuses(app, event_id)
-        await ws.prepare(request)
-        await ws.send_str(_snapshot_text(event_id, seq, statuses))
-        forwarding = asyncio.create_task(_forward(ws, app, event_id, watcher, seq))
-        try:
-            async for message in ws:
-                if message.type is WSMsgType.ERROR:
-                    break
-        finally:
-            forwarding.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await forwarding
+    try:
+        async with app[SEAT_FEED].watch(event_id) as watcher:
+            # Subscribed first, snapshot second: nothing published in between is missed.
+            seq, statuses = await _current_statuses(app, event_id)
+            await ws.prepare(request)
+            await ws.send_str(_snapshot_text(event_id, seq, statuses))
+            forwarding = asyncio.create_task(_forward(ws, app, event_id, watcher, seq))
+            receiving = asyncio.create_task(_receive(ws))
+            try:
+                await asyncio.wait({forwarding, receiving}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await cancel_and_wait(forwarding)
+                await cancel_and_wait(receiving)
+    except (RedisError, OSError, DatabaseUnavailable, TimeoutError):
+        if not ws.prepared:
+            raise Unavailable("Live seat statuses are unavailable; try again shortly") from None
+    if not ws.closed:
+        # Ask the client to come back later; it reconnects and gets a fresh snapshot.
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"resubscribe")
     return ws
