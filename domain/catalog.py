@@ -9,6 +9,7 @@ DATETIME columns store them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -349,6 +350,17 @@ def _datetime(body: dict[str, Any], key: str) -> datetime:
 def _unique(values: list[Any], path: str, what: str) -> None:
     seen: set[Any] = set()
     for value in values:
-        if value in seen:
+        key = _as_database_compares(value) if isinstance(value, str) else value
+        if key in seen:
             raise InvalidInput(f"'{path}' has a duplicate {what}: {value!r}", field=path)
-        seen.add(value)
+        seen.add(key)
+
+
+def _as_database_compares(text: str) -> str:
+    """Text folded the way MariaDB's utf8mb4_unicode_ci compares it: ignoring case and accents.
+
+    The unique keys on codes, section names and row labels use that collation, so 'A' and 'a'
+    (or 'Ecole' and 'École') are one value to MariaDB and must be one value here too.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))

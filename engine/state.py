@@ -194,7 +194,7 @@ class ShardState:
                 request.id,
                 RejectCode.HOLD_NOT_ACTIVE,
                 f"This hold has ended ({hold.status.value}); hold the seats again",
-                status=hold.status.value,
+                hold_status=hold.status.value,
             )
         return Reply(command_id=request.id, hold=hold.view())
 

@@ -71,6 +71,11 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _close_seat_maps(app: web.Application) -> None:
+    # Open websockets would otherwise keep their handlers, and so the process, alive.
+    app[SEAT_FEED].close_watchers()
+
+
 def make_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, auth_middleware],
@@ -78,6 +83,7 @@ def make_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[TOKENS] = TokenCodec(settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
+    app.on_shutdown.append(_close_seat_maps)
     app.cleanup_ctx.extend([_passwords, _database, _redis, _engine, _seat_feed, _scheduler])
     for table in ROUTE_TABLES:
         app.router.add_routes(table)

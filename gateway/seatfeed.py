@@ -58,6 +58,10 @@ class Watcher:
         except asyncio.QueueFull:
             self.overflowed.set()
 
+    def close(self) -> None:
+        """Make the socket's handler finish, full queue or not."""
+        self.overflowed.set()
+
 
 class SeatFeed:
     def __init__(self, redis: Redis, settings: EngineSettings) -> None:
@@ -83,6 +87,12 @@ class SeatFeed:
             await cancel_and_wait(self._reader)
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def close_watchers(self) -> None:
+        """Ask every open seat map to close (graceful shutdown: handlers must finish)."""
+        for watchers in self._watchers.values():
+            for watcher in watchers:
+                watcher.close()
 
     def channel(self, event_id: int) -> str:
         return ShardKeys(shard_of(event_id, self._settings.shards)).seat_channel(event_id)

@@ -10,8 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from asyncmy.constants.ER import DUP_ENTRY
+from asyncmy.errors import IntegrityError
+
 from domain.catalog import check_prices
-from domain.errors import NotFound
+from domain.errors import InvalidInput, NotFound
 from domain.statuses import SeatStatus
 
 if TYPE_CHECKING:
@@ -106,22 +109,36 @@ _EVENTS: Final = """
 
 
 async def create_venue(conn: Connection, layout: VenueLayout) -> int:
-    """Store a venue with its categories and every seat; return the venue id."""
+    """Store a venue with its categories and every seat; return the venue id.
+
+    `InvalidInput` if two codes, or two seat positions, are one value to MariaDB's collation
+    even though the layout's own checks told them apart.
+    """
     venue_id = await conn.insert("INSERT INTO venues (name) VALUES (%s)", (layout.name,))
-    await conn.execute_many(
-        "INSERT INTO price_categories (venue_id, code, name) VALUES (%s, %s, %s)",
-        [(venue_id, category.code, category.name) for category in layout.categories],
-    )
-    category_ids = await _category_ids(conn, venue_id)
-    # Seats go in layout order, so ordering by id later gives the organizer's order back.
-    await conn.execute_many(
-        "INSERT INTO seats (venue_id, section, row_label, number, category_id)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        [
-            (venue_id, seat.section, seat.row, seat.number, category_ids[seat.category])
-            for seat in layout.seats()
-        ],
-    )
+    try:
+        await conn.execute_many(
+            "INSERT INTO price_categories (venue_id, code, name) VALUES (%s, %s, %s)",
+            [(venue_id, category.code, category.name) for category in layout.categories],
+        )
+        category_ids = await _category_ids(conn, venue_id)
+        # Seats go in layout order, so ordering by id later gives the organizer's order back.
+        await conn.execute_many(
+            "INSERT INTO seats (venue_id, section, row_label, number, category_id)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            [
+                (venue_id, seat.section, seat.row, seat.number, category_ids[seat.category])
+                for seat in layout.seats()
+            ],
+        )
+    except IntegrityError as exc:
+        if exc.args[0] != DUP_ENTRY:
+            raise
+        field = "categories" if "uq_categories_code" in str(exc) else "sections"
+        raise InvalidInput(
+            f"'{field}' has two names that the database treats as one (it ignores case, accents"
+            " and some invisible characters)",
+            field=field,
+        ) from None
     return venue_id
 
 

@@ -18,7 +18,12 @@ from gateway.app import make_app
 from persistence import Database
 from persistence.migrate import migrate
 
-pytest_plugins = ["tests.helpers.users", "tests.helpers.catalog", "tests.helpers.engine"]
+pytest_plugins = [
+    "tests.helpers.users",
+    "tests.helpers.catalog",
+    "tests.helpers.engine",
+    "tests.helpers.fake_stripe",
+]
 
 APP_TABLES = (
     "booking_seats",

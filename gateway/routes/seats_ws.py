@@ -69,8 +69,9 @@ async def _forward(
                 {message_wait, overflow}, return_when=asyncio.FIRST_COMPLETED
             )
             if overflow in done:
+                # Too slow to keep up, or the gateway is shutting down: either way the client
+                # reconnects and starts from a fresh snapshot.
                 message_wait.cancel()
-                log.info("seat map for event %d dropped: too slow", event_id)
                 return
             message = message_wait.result()
             if message.kind == "resync" or message.seq > seq + 1:

@@ -128,6 +128,32 @@ def test_layout_mistakes_name_their_field(
     assert field in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "field"),
+    [
+        ((("categories", 1, "code"), "a"), (("categories", 0, "code"), "A"), "categories"),
+        ((("categories", 1, "code"), "e"), (("categories", 0, "code"), "É"), "categories"),
+        ((("sections", 1, "name"), "FLOOR"), (("sections", 0, "name"), "Floor"), "sections"),
+        ((("sections", 1, "name"), "Flöor"), (("sections", 0, "name"), "floor"), "sections"),
+        (
+            (("sections", 0, "rows", 0, "label"), "a"),
+            (("sections", 0, "rows", 1, "label"), "A"),
+            "sections[0].rows",
+        ),
+    ],
+)
+def test_names_mariadb_compares_as_equal_are_duplicates(
+    first: tuple[tuple[Any, ...], str], second: tuple[tuple[Any, ...], str], field: str
+) -> None:
+    """The unique keys use utf8mb4_unicode_ci, which ignores case and accents."""
+    layout = with_change(with_change(LAYOUT, *first), *second)
+
+    with pytest.raises(InvalidInput, match="duplicate") as caught:
+        parse_venue_layout(layout)
+
+    assert caught.value.details["field"] == field
+
+
 def test_a_layout_is_an_object() -> None:
     with pytest.raises(InvalidInput, match="must be an object"):
         parse_venue_layout(["Hall"])

@@ -83,6 +83,43 @@ async def test_a_venue_keeps_its_layout(db: Database) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("layout", "field"),
+    [
+        (
+            VenueLayout(
+                "Hall",
+                (CategorySpec("x", "Front"), CategorySpec("X", "Back")),
+                (SectionSpec("Floor", (RowSpec("1", (1,), "x"),)),),
+            ),
+            "categories",
+        ),
+        (
+            VenueLayout(
+                "Hall",
+                (CategorySpec("A", "Front"),),
+                (
+                    SectionSpec("Floor", (RowSpec("1", (1,), "A"),)),
+                    SectionSpec("FLOOR", (RowSpec("1", (1,), "A"),)),
+                ),
+            ),
+            "sections",
+        ),
+    ],
+)
+async def test_a_collision_under_the_collation_is_invalid_input_and_stores_nothing(
+    db: Database, layout: VenueLayout, field: str
+) -> None:
+    """Specs built without the parser's checks still cannot make a 500 out of a unique key."""
+    with pytest.raises(InvalidInput, match="treats as one") as caught:
+        async with db.transaction() as conn:
+            await create_venue(conn, layout)
+
+    assert caught.value.details["field"] == field
+    async with db.transaction() as conn:
+        assert await conn.fetch_value("SELECT COUNT(*) FROM venues") == 0
+
+
 async def test_venues_are_listed_with_their_own_categories(db: Database) -> None:
     club_layout = VenueLayout(
         "Club",
