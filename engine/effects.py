@@ -161,7 +161,7 @@ class Effects:
                     index(keys.seat_status(event_id)),
                     index(keys.seat_seq(event_id)),
                     keys.seat_channel(event_id),
-                    event_id,
+                    f'{{"type":"seats","event_id":{event_id},"at":{self._now_ms},"seq":',
                     flat,
                     orjson.dumps(changes).decode(),
                 ]

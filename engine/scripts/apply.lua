@@ -65,8 +65,8 @@ for _, ev in ipairs(p.events) do
     redis.call('HSET', KEYS[ev[1]], unpack(flat, i, math.min(i + 999, #flat)))
   end
   local seq = redis.call('INCR', KEYS[ev[2]])
-  redis.call('PUBLISH', ev[3],
-    '{"type":"seats","event_id":' .. ev[4] .. ',"seq":' .. seq .. ',"changes":' .. ev[6] .. '}')
+  -- ev[4] is the message up to its sequence number, which only this script knows.
+  redis.call('PUBLISH', ev[3], ev[4] .. seq .. ',"changes":' .. ev[6] .. '}')
 end
 
 redis.call('DEL', KEYS[2])

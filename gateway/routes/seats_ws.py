@@ -3,7 +3,8 @@
 Protocol (server → client, JSON text):
 - `{"type": "snapshot", "event_id", "seq", "seats": [{"seat_id", "status"}]}` on connect and
   whenever the server notices it may have missed changes;
-- `{"type": "seats", "event_id", "seq", "changes": [{"seat_id", "status"}]}` per decision batch.
+- `{"type": "seats", "event_id", "at", "seq", "changes": [{"seat_id", "status"}]}` per decision
+  batch, `at` being the decision time in epoch milliseconds.
 `seq` rises by one per batch, so a client that sees a gap can ask again by reconnecting.
 """
 

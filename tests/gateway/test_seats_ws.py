@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -79,8 +80,10 @@ async def snapshot_of(ws: Socket, event_id: int) -> tuple[int, dict[int, str]]:
 async def change_of(ws: Socket, event_id: int, seq: int) -> dict[int, str]:
     """The next message, which must be the change batch numbered `seq`."""
     message = await receive(ws)
-    assert set(message) == {"type", "event_id", "seq", "changes"}, message
+    assert set(message) == {"type", "event_id", "at", "seq", "changes"}, message
     assert (message["type"], message["event_id"], message["seq"]) == ("seats", event_id, seq)
+    decided_ms_ago = time.time() * 1000 - message["at"]
+    assert 0 <= decided_ms_ago < 60_000, "`at` is the decision time in epoch milliseconds"
     return statuses_of(message, "changes")
 
 
