@@ -44,6 +44,13 @@ class InvalidCredentials(DomainError):
     code = "invalid_credentials"
 
 
+class InvalidSignature(DomainError):
+    """A payment provider's webhook whose signature is missing, wrong or too old."""
+
+    status = 400
+    code = "invalid_signature"
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"
@@ -101,3 +108,7 @@ class Unavailable(DomainError):
 
 class EngineUnavailable(Unavailable):
     code = "engine_unavailable"
+
+
+class PaymentProviderUnavailable(Unavailable):
+    code = "payment_provider_unavailable"

@@ -117,9 +117,10 @@ class SeatActor:
         for command in commands:
             encoded = decided.get(command.id) or stored.get(command.id)
             if encoded is None:
-                encoded = self._decide(command, now_ms, effects).encode()
+                reply = self._decide(command, now_ms, effects)
+                encoded = reply.encode()
                 decided[command.id] = encoded
-                if command.reply_to is not None:
+                if command.reply_to is not None and not reply.is_transient:
                     effects.store_result(command.id, encoded)
             effects.reply(command.reply_to, encoded)
         for hold_id in list(self._state.due_expiries(now_ms)):

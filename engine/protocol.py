@@ -369,6 +369,12 @@ class Reply:
     def ok(self) -> bool:
         return self.rejection is None
 
+    @property
+    def is_transient(self) -> bool:
+        """A refusal that says "not now", not "no": a retry must be decided afresh, so it is
+        never stored as the command's answer."""
+        return self.rejection is not None and self.rejection.code is RejectCode.UNAVAILABLE
+
     def hold_or_raise(self) -> HoldView:
         """The decided hold, or the rejection raised as a domain error."""
         if self.rejection is not None:

@@ -1,7 +1,8 @@
 """The gateway application: middlewares, routes, and the resources it owns.
 
 Long-lived resources live in `cleanup_ctx` generators, so they are created inside the running
-loop and closed in reverse order on shutdown: database, Redis, engine client, seat feed, jobs.
+loop and closed in reverse order on shutdown: database, Redis, engine client, seat feed, jobs,
+payments (the provider and this process's outbox worker).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gateway.appkeys import (
     DATABASE,
     ENGINE,
     PASSWORDS,
+    PAYMENTS,
     REDIS,
     SCHEDULER,
     SEAT_FEED,
@@ -28,6 +30,7 @@ from gateway.auth.guard import auth_middleware
 from gateway.auth.passwords import PasswordHasher
 from gateway.auth.tokens import TokenCodec
 from gateway.middlewares import error_middleware
+from gateway.payments import open_payments
 from gateway.routes import ROUTE_TABLES
 from gateway.seatfeed import SeatFeed
 from persistence import Database
@@ -71,6 +74,14 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _payments(app: web.Application) -> AsyncIterator[None]:
+    async with open_payments(
+        app[SETTINGS], db=app[DATABASE], engine=app[ENGINE], redis=app[REDIS]
+    ) as provider:
+        app[PAYMENTS] = provider
+        yield
+
+
 async def _close_seat_maps(app: web.Application) -> None:
     # Open websockets would otherwise keep their handlers, and so the process, alive.
     app[SEAT_FEED].close_watchers()
@@ -84,7 +95,9 @@ def make_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[TOKENS] = TokenCodec(settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
     app.on_shutdown.append(_close_seat_maps)
-    app.cleanup_ctx.extend([_passwords, _database, _redis, _engine, _seat_feed, _scheduler])
+    app.cleanup_ctx.extend(
+        [_passwords, _database, _redis, _engine, _seat_feed, _scheduler, _payments]
+    )
     for table in ROUTE_TABLES:
         app.router.add_routes(table)
     return app

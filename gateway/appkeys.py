@@ -11,6 +11,7 @@ from engine.client import EngineClient
 from gateway.auth.passwords import PasswordHasher
 from gateway.auth.principal import Principal
 from gateway.auth.tokens import TokenCodec
+from gateway.payments.provider import PaymentProvider
 from gateway.seatfeed import SeatFeed
 from persistence import Database
 
@@ -20,6 +21,7 @@ REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", EngineClient)
 SEAT_FEED = web.AppKey("seat_feed", SeatFeed)
 SCHEDULER = web.AppKey("scheduler", aiojobs.Scheduler)
+PAYMENTS = web.AppKey("payments", PaymentProvider)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)
 TOKENS = web.AppKey("tokens", TokenCodec)
 

@@ -8,13 +8,16 @@ logged with its traceback and answered as an opaque 500, so no stack trace reach
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from redis.exceptions import RedisError
 
 from domain.errors import DomainError, RateLimited, Unavailable
 from gateway.wire import json_response
+from persistence import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +35,14 @@ _HTTP_CODES: Final = {
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, **details: Any
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> web.Response:
-    body = {"error": {"status": status, "code": code, "message": message, **details}}
+    # Details come first so that none of them can overwrite the shape's own three keys.
+    body = {"error": {**(details or {}), "status": status, "code": code, "message": message}}
     return json_response(body, status=status, headers=headers)
 
 
@@ -46,7 +54,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         headers = None
         if isinstance(exc, RateLimited | Unavailable):
             headers = {"Retry-After": str(exc.retry_after)}
-        return error_response(exc.status, exc.code, exc.message, headers, **exc.details)
+        return error_response(exc.status, exc.code, exc.message, headers, exc.details)
+    except (DatabaseUnavailable, RedisError) as exc:
+        # An outage of ours, not the caller's mistake, and retrying soon is the right move.
+        log.warning("dependency unavailable on %s %s: %s", request.method, request.path, exc)
+        return error_response(
+            503,
+            "unavailable",
+            "The service is briefly unavailable; try again shortly",
+            {"Retry-After": "1"},
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -43,7 +43,12 @@ def principal_from(request: web.Request) -> Principal | None:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.match_info.http_exception is not None or _is_public(request):
-        principal = principal_from(request) if "Authorization" in request.headers else None
+        # A stale or broken token on an open route is ignored, not refused: a health probe or a
+        # login page must work whatever header a client still sends.
+        try:
+            principal = principal_from(request)
+        except NotAuthenticated:
+            principal = None
         if principal is not None:
             request[PRINCIPAL] = principal
         return await handler(request)

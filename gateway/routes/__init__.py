@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.routes import admin, auth, catalog, health, holds, seats_ws
+from gateway.routes import (
+    admin,
+    auth,
+    bookings,
+    catalog,
+    health,
+    holds,
+    local_checkout,
+    openapi,
+    payments,
+    seats_ws,
+)
 
 ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     health.routes,
@@ -13,4 +24,8 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     admin.routes,
     holds.routes,
     seats_ws.routes,
+    openapi.routes,
+    payments.routes,
+    bookings.routes,
+    local_checkout.routes,
 )

@@ -6,18 +6,15 @@ import hashlib
 from typing import Final
 
 from aiohttp import web
-from redis.exceptions import RedisError
 
-from domain.errors import InvalidInput, NotFound
+from domain.errors import InvalidInput
 from engine.client import new_command_id
-from engine.hold_records import read_hold
-from engine.protocol import HoldRequest, HoldView, ReleaseRequest, event_of_hold
-from gateway.appkeys import DATABASE, ENGINE, REDIS, SETTINGS
+from engine.protocol import HoldRequest, ReleaseRequest
+from gateway.appkeys import ENGINE
 from gateway.auth.guard import current_user
+from gateway.hold_access import own_hold
 from gateway.views.holds import hold_body
 from gateway.wire import field, json_response, path_id, read_json_object
-from persistence import DatabaseUnavailable
-from persistence.seat_state import get_hold
 
 routes = web.RouteTableDef()
 
@@ -73,47 +70,14 @@ async def create_hold(request: web.Request) -> web.Response:
     return json_response({"hold": hold_body(reply.hold_or_raise())}, status=201)
 
 
-async def _own_hold(request: web.Request) -> HoldView:
-    """The caller's hold named in the URL; anyone else's answers exactly like a missing one."""
-    user = current_user(request)
-    hold_id = request.match_info["id"]
-    if event_of_hold(hold_id) is None:
-        raise NotFound("No such hold")
-    app = request.app
-    hold: HoldView | None = None
-    try:
-        hold = await read_hold(app[REDIS], app[SETTINGS].engine, hold_id)
-    except RedisError:
-        hold = None
-    if hold is None:
-        try:
-            async with app[DATABASE].transaction() as conn:
-                row = await get_hold(conn, hold_id)
-        except DatabaseUnavailable:
-            row = None
-        if row is not None:
-            hold = HoldView(
-                id=row.id,
-                event_id=row.event_id,
-                user_id=row.user_id,
-                seat_ids=row.seat_ids,
-                status=row.status,
-                expires_at_ms=row.expires_at_ms,
-                created_at_ms=row.created_at_ms,
-            )
-    if hold is None or hold.user_id != user.user_id:
-        raise NotFound("No such hold")
-    return hold
-
-
 @routes.get("/api/v1/holds/{id}")
 async def show_hold(request: web.Request) -> web.Response:
-    return json_response({"hold": hold_body(await _own_hold(request))})
+    return json_response({"hold": hold_body(await own_hold(request))})
 
 
 @routes.delete("/api/v1/holds/{id}")
 async def release_hold(request: web.Request) -> web.Response:
-    hold = await _own_hold(request)
+    hold = await own_hold(request)
     if hold.status.is_active:
         engine = request.app[ENGINE]
         reply = await engine.submit(

@@ -1,0 +1,60 @@
+"""Taking payment for held seats: the provider seam, Stripe and the local checkout, webhook
+handling and the outbox worker. `open_payments` assembles them for one web process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from gateway.payments.local_checkout import LocalCheckout
+from gateway.payments.outbox import OutboxWorker
+from gateway.payments.provider import PaymentProvider
+from gateway.payments.stripe_provider import StripeProvider
+from gateway.payments.webhook import WebhookHandler
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from config import Settings
+    from engine.client import EngineClient
+    from persistence import Database
+
+__all__ = ["PaymentProvider", "open_payments", "webhook_handler"]
+
+
+def webhook_handler(
+    settings: Settings, *, db: Database, engine: EngineClient, redis: Redis
+) -> WebhookHandler:
+    return WebhookHandler(
+        db=db,
+        engine=engine,
+        redis=redis,
+        engine_settings=settings.engine,
+        webhook_secret=settings.stripe.webhook_secret,
+    )
+
+
+@asynccontextmanager
+async def open_payments(
+    settings: Settings, *, db: Database, engine: EngineClient, redis: Redis
+) -> AsyncIterator[PaymentProvider]:
+    """The configured provider, with this process's outbox worker running beside it; on exit
+    the worker stops first, then the provider's connections close."""
+    provider: PaymentProvider
+    if settings.stripe.secret_key is not None:
+        provider = StripeProvider(
+            secret_key=settings.stripe.secret_key, api_base=settings.stripe.api_base
+        )
+    else:
+        provider = LocalCheckout(
+            db=db,
+            webhooks=webhook_handler(settings, db=db, engine=engine, redis=redis),
+            webhook_secret=settings.stripe.webhook_secret,
+            public_url=settings.http.public_url,
+        )
+    try:
+        async with OutboxWorker(db=db, provider=provider).running():
+            yield provider
+    finally:
+        await provider.close()

@@ -1,0 +1,51 @@
+"""The local checkout's hosted page (development only; see `gateway.payments.local_checkout`).
+
+Outside `/api/`, so the guard lets anyone in: like Stripe's hosted page, knowing the unguessable
+session id is what grants access. With a Stripe key configured every route here is a 404.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from domain.errors import NotFound
+from gateway.appkeys import PAYMENTS
+from gateway.payments.local_checkout import LOCAL_PATH, LocalCheckout, LocalSession
+from gateway.views.payments import local_checkout_html
+from persistence.payments import PaymentStatus
+
+routes = web.RouteTableDef()
+
+
+def _local(request: web.Request) -> LocalCheckout:
+    provider = request.app[PAYMENTS]
+    if not isinstance(provider, LocalCheckout):
+        raise NotFound("No such resource")
+    return provider
+
+
+def _page(session: LocalSession) -> web.Response:
+    return web.Response(text=local_checkout_html(session), content_type="text/html")
+
+
+@routes.get(LOCAL_PATH + "{session_id}")
+async def page(request: web.Request) -> web.Response:
+    return _page(await _local(request).session(request.match_info["session_id"]))
+
+
+@routes.post(LOCAL_PATH + "{session_id}/pay")
+async def pay(request: web.Request) -> web.Response:
+    local = _local(request)
+    session = await local.session(request.match_info["session_id"])
+    if session.payment.status is not PaymentStatus.OPEN:
+        return _page(session)  # a resubmitted form: nothing to pay any more, show the state
+    raise web.HTTPSeeOther(await local.pay(session.payment))
+
+
+@routes.post(LOCAL_PATH + "{session_id}/cancel")
+async def cancel(request: web.Request) -> web.Response:
+    local = _local(request)
+    session = await local.session(request.match_info["session_id"])
+    if session.payment.status is not PaymentStatus.OPEN:
+        return _page(session)
+    raise web.HTTPSeeOther(await local.cancel(session.payment))

@@ -1,0 +1,82 @@
+"""The queue wire format: every command survives encoding, and bad input is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.errors import EngineUnavailable, SeatsUnavailable
+from engine.protocol import (
+    BeginCheckoutRequest,
+    CancelCheckoutRequest,
+    Command,
+    ConfirmRequest,
+    ExpireRequest,
+    HoldRequest,
+    MalformedCommand,
+    RejectCode,
+    ReleaseRequest,
+    Reply,
+    decode_command,
+    encode_command,
+    event_of_hold,
+    new_hold_id,
+)
+
+HOLD = new_hold_id(42)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        HoldRequest(id="a", reply_to="r", event_id=42, user_id=7, seat_ids=(1, 2)),
+        ReleaseRequest(id="b", reply_to="r", event_id=42, hold_id=HOLD, user_id=7),
+        ExpireRequest(id="c", reply_to=None, event_id=42, hold_id=HOLD),
+        BeginCheckoutRequest(id="d", reply_to="r", event_id=42, hold_id=HOLD, user_id=7),
+        ConfirmRequest(id="e", reply_to="r", event_id=42, hold_id=HOLD, user_id=7, seat_ids=(3,)),
+        CancelCheckoutRequest(id="f", reply_to=None, event_id=42, hold_id=HOLD),
+    ],
+)
+def test_every_command_survives_the_queue(command: Command) -> None:
+    assert decode_command(encode_command(command)) == command
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"[]",
+        b'{"id": "a", "type": "teleport", "reply_to": null, "event_id": 1}',
+        b'{"id": "a", "type": "hold", "reply_to": null, "event_id": "1", "user_id": 1, '
+        b'"seat_ids": [1]}',
+        b'{"id": "a", "type": "hold", "reply_to": null, "event_id": 1, "user_id": true, '
+        b'"seat_ids": [1]}',
+        b'{"id": "a", "type": "release", "reply_to": null, "event_id": 1}',
+    ],
+)
+def test_malformed_commands_are_refused(raw: bytes) -> None:
+    with pytest.raises(MalformedCommand):
+        decode_command(raw)
+
+
+def test_hold_ids_name_their_event_and_nothing_else_parses() -> None:
+    assert event_of_hold(HOLD) == 42
+    assert new_hold_id(42) != HOLD
+    for bad in ("", "h42", "h42_short", "x42_" + "0" * 32, "h_" + "0" * 32, HOLD + "0"):
+        assert event_of_hold(bad) is None
+
+
+def test_replies_carry_decisions_and_rejections_to_the_caller() -> None:
+    refused = Reply.reject("a", RejectCode.SEATS_UNAVAILABLE, "taken", seat_ids=[3])
+    again = Reply.decode(refused.encode())
+    assert again == refused
+    with pytest.raises(SeatsUnavailable) as raised:
+        again.hold_or_raise()
+    assert raised.value.details == {"seat_ids": [3]}
+    assert not refused.is_transient
+
+
+def test_a_not_now_refusal_is_transient_and_raises_unavailable() -> None:
+    later = Reply.reject("a", RejectCode.UNAVAILABLE, "try later")
+    assert later.is_transient
+    with pytest.raises(EngineUnavailable):
+        later.hold_or_raise()

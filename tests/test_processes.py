@@ -1,0 +1,241 @@
+"""Every Procfile process as a real child: it comes up, and SIGTERM stops it cleanly (exit 0)
+within 10 seconds; a bad setting stops it at once with exit 2 and one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import aiohttp
+import pytest
+from aiohttp import WSCloseCode, WSMsgType
+
+from devstack.servers import LOOPBACK, free_port
+from engine.keys import ShardKeys
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from redis.asyncio import Redis
+
+    from devstack.servers import MariaDBServer, RedisServer
+    from persistence import Database
+    from tests.helpers.catalog import MakeEvent
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+STOP_WITHIN: Final = 10.0
+START_WITHIN: Final = 30.0
+SHARDS: Final = 2
+
+
+class Child:
+    """A child process whose merged stdout and stderr are read as they come."""
+
+    def __init__(self, process: asyncio.subprocess.Process, name: str) -> None:
+        self.process = process
+        self.name = name
+        self.lines: list[str] = []
+        self._news = asyncio.Event()
+        self._reader = asyncio.create_task(self._read(), name=f"read {name}")
+
+    @classmethod
+    async def start(cls, env: Mapping[str, str], *args: str) -> Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            *args,
+            cwd=ROOT,
+            env=dict(env),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        return cls(process, " ".join(args))
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        async for raw in self.process.stdout:
+            self.lines.append(raw.decode(errors="replace"))
+            self._news.set()
+        self._news.set()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    async def wait_for_output(self, marker: str, within: float = START_WITHIN) -> None:
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    self._news.clear()
+                    if marker in self.output:
+                        return
+                    if self._reader.done():
+                        pytest.fail(f"{self.name} exited before logging {marker!r}:\n{self.output}")
+                    await self._news.wait()
+        except TimeoutError:
+            pytest.fail(f"{self.name} did not log {marker!r} within {within}s:\n{self.output}")
+
+    async def terminate(self) -> int:
+        """SIGTERM, then its exit code, which must come within STOP_WITHIN seconds."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(STOP_WITHIN):
+                code = await self.process.wait()
+                await self._reader
+        except TimeoutError:
+            pytest.fail(f"{self.name} still running {STOP_WITHIN}s after SIGTERM:\n{self.output}")
+        return code
+
+    async def close(self) -> None:
+        """Whatever happened in the test, leave no child behind."""
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        await self._reader
+
+
+@pytest.fixture
+def env(
+    redis_server: RedisServer, mariadb_server: MariaDBServer, redis: Redis, db: Database
+) -> dict[str, str]:
+    """The test servers' settings, over a clean Redis and clean tables."""
+    return {
+        **os.environ,
+        "RUSHQUEUE_ENV": "test",
+        "REDIS_URL": redis_server.url,
+        "DATABASE_URL": mariadb_server.url,
+        "ARGON2_PROFILE": "cheapest",
+        "ENGINE_SHARDS": str(SHARDS),
+        "LOG_LEVEL": "INFO",
+    }
+
+
+async def wait_until_healthy(child: Child, port: int) -> None:
+    """Poll /healthz until it answers 200: the child says nothing when its socket is ready that
+    a test could wait on instead, so this polls, with a deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_WITHIN
+    url = f"http://{LOOPBACK}:{port}/healthz"
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            if child.process.returncode is not None:
+                pytest.fail(f"gateway exited with {child.process.returncode}:\n{child.output}")
+            if loop.time() > deadline:
+                pytest.fail(f"/healthz did not answer within {START_WITHIN}s:\n{child.output}")
+            await asyncio.sleep(0.05)
+
+
+async def test_the_gateway_stops_cleanly_on_sigterm(env: dict[str, str]) -> None:
+    port = free_port()
+    child = await Child.start({**env, "HTTP_PORT": str(port)}, "gateway", "serve")
+    try:
+        await wait_until_healthy(child, port)
+
+        assert await child.terminate() == 0, child.output
+    finally:
+        await child.close()
+
+
+async def test_the_gateway_stops_cleanly_with_a_seat_map_socket_open(
+    env: dict[str, str], make_event: MakeEvent
+) -> None:
+    made = await make_event(seats=2)
+    port = free_port()
+    child = await Child.start({**env, "HTTP_PORT": str(port)}, "gateway", "serve")
+    try:
+        await wait_until_healthy(child, port)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                f"http://{LOOPBACK}:{port}/api/v1/events/{made.event_id}/seats/ws"
+            ) as socket,
+        ):
+            snapshot = await socket.receive_json(timeout=STOP_WITHIN)
+            assert snapshot["type"] == "snapshot"
+            # Like a browser, keep reading, so a close from the server is answered.
+            reading = asyncio.create_task(socket.receive())
+            try:
+                assert await child.terminate() == 0, child.output
+                # Told to come back later (to another instance), not just dropped.
+                closing = await reading
+                assert (closing.type, closing.data) == (
+                    WSMsgType.CLOSE,
+                    WSCloseCode.TRY_AGAIN_LATER,
+                )
+            finally:
+                reading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reading
+    finally:
+        await child.close()
+
+
+async def test_the_sweeper_stops_cleanly_on_sigterm(env: dict[str, str]) -> None:
+    child = await Child.start(env, "engine", "sweep")
+    try:
+        await child.wait_for_output("sweeper: every")
+
+        assert await child.terminate() == 0, child.output
+        assert "sweep: stopped" in child.output
+    finally:
+        await child.close()
+
+
+async def test_the_engine_stops_cleanly_on_sigterm_and_gives_up_its_leases(
+    env: dict[str, str], redis: Redis
+) -> None:
+    child = await Child.start(env, "engine", "run")
+    try:
+        for shard in range(SHARDS):
+            await child.wait_for_output(f"shard {shard} recovered")
+        assert await redis.exists(*(ShardKeys(s).lease for s in range(SHARDS))) == SHARDS
+
+        assert await child.terminate() == 0, child.output
+        assert "run: stopped" in child.output
+        assert await redis.exists(*(ShardKeys(s).lease for s in range(SHARDS))) == 0
+    finally:
+        await child.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "variable", "value"),
+    [
+        (("gateway", "serve"), "HTTP_PORT", "abc"),
+        (("engine", "run"), "ENGINE_SHARDS", "0"),
+        (("engine", "sweep"), "SWEEP_INTERVAL_SECONDS", "-1"),
+    ],
+)
+async def test_a_bad_setting_exits_2_with_one_line_naming_it(
+    env: dict[str, str], args: tuple[str, ...], variable: str, value: str
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        *args,
+        cwd=ROOT,
+        env={**env, variable: value},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(STOP_WITHIN):
+        stdout, stderr = await process.communicate()
+
+    assert process.returncode == 2
+    assert stdout == b""
+    [line] = stderr.decode().splitlines()
+    assert variable in line
+    assert repr(value) in line
