@@ -73,6 +73,41 @@ class HttpSettings:
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     max_body_bytes: int = 64 * 1024
+    # A connection that has not sent a whole request head this long after it opened (or after
+    # its last response) is closed: the slow-loris defence, see gateway.cli._serve.
+    idle_timeout_seconds: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most `count` requests per `seconds`-long window."""
+
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, raw: str) -> Rate:
+        count, slash, seconds = raw.partition("/")
+        if not slash:
+            raise ValueError("expected COUNT/SECONDS, e.g. 10/60")
+        rate = cls(int(count), int(seconds))
+        if rate.count <= 0 or rate.seconds <= 0:
+            raise ValueError("both numbers must be greater than zero")
+        return rate
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitSettings:
+    """Request rate limits (gateway.limits). `enabled=False` is for the benchmark only, whose
+    simulated crowd all comes from one loopback address."""
+
+    enabled: bool = True
+    login_per_ip: Rate = Rate(10, 60)
+    login_per_email: Rate = Rate(5, 60)  # per email and IP together
+    signup_per_ip: Rate = Rate(5, 60)
+    signup_per_email: Rate = Rate(5, 60)  # per email and IP together
+    holds_per_user: Rate = Rate(30, 10)
+    websockets_per_ip: int = 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +143,7 @@ class Settings:
     engine: EngineSettings
     stripe: StripeSettings
     jwt_secret: str
+    limits: LimitSettings = LimitSettings()
     jwt_ttl_seconds: int = 3600
     argon2_profile: str = "rfc9106-low-memory"
     log_level: str = "INFO"
@@ -166,6 +202,23 @@ class _Reader:
             port=port,
             public_url=self._get("PUBLIC_URL", f"http://127.0.0.1:{port}", _http_url),
             max_body_bytes=self._positive_int("HTTP_MAX_BODY_BYTES", 64 * 1024),
+            idle_timeout_seconds=self._positive_float("HTTP_IDLE_TIMEOUT_SECONDS", 15.0),
+        )
+        defaults = LimitSettings()
+        limits = LimitSettings(
+            enabled=self._get("RATE_LIMITS", "on", _one_of("on", "off")) == "on",
+            login_per_ip=self._get("RATE_LIMIT_LOGIN_PER_IP", defaults.login_per_ip, Rate.parse),
+            login_per_email=self._get(
+                "RATE_LIMIT_LOGIN_PER_EMAIL", defaults.login_per_email, Rate.parse
+            ),
+            signup_per_ip=self._get("RATE_LIMIT_SIGNUP_PER_IP", defaults.signup_per_ip, Rate.parse),
+            signup_per_email=self._get(
+                "RATE_LIMIT_SIGNUP_PER_EMAIL", defaults.signup_per_email, Rate.parse
+            ),
+            holds_per_user=self._get(
+                "RATE_LIMIT_HOLDS_PER_USER", defaults.holds_per_user, Rate.parse
+            ),
+            websockets_per_ip=self._positive_int("WS_MAX_PER_IP", defaults.websockets_per_ip),
         )
         engine = EngineSettings(
             shards=self._positive_int("ENGINE_SHARDS", 4),
@@ -193,6 +246,7 @@ class _Reader:
             engine=engine,
             stripe=stripe,
             jwt_secret=jwt_secret,
+            limits=limits,
             jwt_ttl_seconds=self._positive_int("JWT_TTL_SECONDS", 3600),
             argon2_profile=self._get(
                 "ARGON2_PROFILE", "rfc9106-low-memory", _one_of("rfc9106-low-memory", "cheapest")

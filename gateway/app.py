@@ -18,6 +18,7 @@ from engine.redis_client import connect_redis
 from gateway.appkeys import (
     DATABASE,
     ENGINE,
+    LIMITER,
     PASSWORDS,
     PAYMENTS,
     REDIS,
@@ -25,10 +26,12 @@ from gateway.appkeys import (
     SEAT_FEED,
     SETTINGS,
     TOKENS,
+    WEBSOCKET_CAP,
 )
 from gateway.auth.guard import auth_middleware
 from gateway.auth.passwords import PasswordHasher
 from gateway.auth.tokens import TokenCodec
+from gateway.limits import RateLimiter, WebsocketCap
 from gateway.middlewares import error_middleware
 from gateway.payments import open_payments
 from gateway.routes import ROUTE_TABLES
@@ -51,6 +54,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _redis(app: web.Application) -> AsyncIterator[None]:
     # The engine client's reply reader and the seat feed each hold a connection for good.
     app[REDIS] = connect_redis(app[SETTINGS].redis, extra_connections=2)
+    # The limiter's script is registered once here and reused by every request.
+    app[LIMITER] = RateLimiter(app[REDIS], app[SETTINGS].limits)
     yield
     await app[REDIS].aclose()
 
@@ -94,6 +99,7 @@ def make_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[TOKENS] = TokenCodec(settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
+    app[WEBSOCKET_CAP] = WebsocketCap(settings.limits)
     app.on_shutdown.append(_close_seat_maps)
     app.cleanup_ctx.extend(
         [_passwords, _database, _redis, _engine, _seat_feed, _scheduler, _payments]

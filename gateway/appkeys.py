@@ -11,6 +11,7 @@ from engine.client import EngineClient
 from gateway.auth.passwords import PasswordHasher
 from gateway.auth.principal import Principal
 from gateway.auth.tokens import TokenCodec
+from gateway.limits import RateLimiter, WebsocketCap
 from gateway.payments.provider import PaymentProvider
 from gateway.seatfeed import SeatFeed
 from persistence import Database
@@ -24,5 +25,7 @@ SCHEDULER = web.AppKey("scheduler", aiojobs.Scheduler)
 PAYMENTS = web.AppKey("payments", PaymentProvider)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)
 TOKENS = web.AppKey("tokens", TokenCodec)
+LIMITER = web.AppKey("limiter", RateLimiter)
+WEBSOCKET_CAP = web.AppKey("websocket_cap", WebsocketCap)
 
 PRINCIPAL = web.RequestKey("principal", Principal)

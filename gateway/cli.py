@@ -17,19 +17,22 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import orjson
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from config import Settings, SettingsError
 from devstack.demo import load_demo
 from domain.catalog import parse_event_spec, parse_venue_layout
 from domain.errors import DomainError
 from domain.statuses import Role
+from engine.redis_client import connect_redis
 from gateway.app import make_app
+from gateway.auth.guard import revoke_user, unrevoke_user
 from gateway.auth.passwords import PasswordHasher
 from gateway.routes.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from gateway.views.catalog import event_detail_view, venue_view
 from persistence import Database, DatabaseUnavailable
 from persistence.catalog import create_event, create_venue, get_event, get_venue
-from persistence.users import create_user
+from persistence.users import active_hold_count, anonymise_user, create_user, find_user_by_email
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -105,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
     event.add_argument("--file", type=Path, required=True, help="event JSON")
     event.set_defaults(run=_create_event)
 
+    delete = commands.add_parser(
+        "delete-user",
+        help="delete an account: anonymise it and refuse its tokens at once",
+        description="Refused while the user has active holds. The row stays, anonymised, "
+        "because holds, payments and bookings point at it.",
+    )
+    delete.add_argument("email")
+    delete.set_defaults(run=_delete_user)
+
     demo = commands.add_parser(
         "load-demo", help="create the demo venue, an event on sale now, and a demo buyer"
     )
@@ -125,6 +137,11 @@ def _serve(settings: Settings) -> None:
         port=settings.http.port,
         # SIGTERM stops intake at once; in-flight requests get this long before the loop stops.
         shutdown_timeout=5,
+        # aiohttp arms this timer when a connection opens and again after each response, and
+        # closes the connection if no whole request head has arrived by then. Bytes trickling in
+        # do not push it back, so it is also what ends a slow-loris client. Header lines stay
+        # capped at aiohttp's 8190 bytes (max_line_size, max_field_size).
+        keepalive_timeout=settings.http.idle_timeout_seconds,
         print=log.info,
     )
 
@@ -206,6 +223,37 @@ def _admin_password(given: str | None) -> str:
             f"the password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
         )
     return password
+
+
+async def _delete_user(settings: Settings, args: argparse.Namespace) -> None:
+    redis = connect_redis(settings.redis)
+    try:
+        async with _database(settings) as db:
+            async with db.transaction() as conn:
+                user = await find_user_by_email(conn, args.email)
+            if user is None:
+                raise CommandError(f"no user has the email {args.email!r}")
+            # Revoked before the check, so no hold can be made between the check and the
+            # anonymising; taken back if the deletion is refused.
+            try:
+                await revoke_user(redis, user.id, token_ttl_seconds=settings.jwt_ttl_seconds)
+            except RedisError as exc:
+                raise CommandError(f"cannot revoke the user's tokens, Redis: {exc}") from None
+            try:
+                async with db.transaction() as conn:
+                    holds = await active_hold_count(conn, user.id)
+                    if holds:
+                        raise CommandError(
+                            f"user {user.id} has {holds} active hold(s); release them or let "
+                            "them expire, then try again"
+                        )
+                    await anonymise_user(conn, user.id)
+            except BaseException:
+                await unrevoke_user(redis, user.id)
+                raise
+    finally:
+        await redis.aclose()
+    print(f"user {user.id} deleted: details anonymised, tokens refused")
 
 
 async def _load_demo(settings: Settings, args: argparse.Namespace) -> None:

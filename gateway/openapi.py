@@ -191,13 +191,24 @@ _HOLD_ID: Final = {
 _PUBLIC: Final[list[dict[str, list[str]]]] = []
 
 _UNAUTHORIZED: Final = _error(
-    "`unauthorized`: no bearer token, or one that is malformed, badly signed or expired."
+    "`unauthorized`: no bearer token, or one that is malformed, badly signed or expired, or "
+    "whose user has been deleted."
 )
 _FORBIDDEN: Final = _error("`forbidden`: the token's user is not an admin.")
 _TOO_LARGE: Final = _error(
     "`payload_too_large`: the body is larger than the server's limit (HTTP_MAX_BODY_BYTES)."
 )
 _NOT_JSON: Final = _error("`unsupported_media_type`: the body is not sent as application/json.")
+
+
+def _rate_limited(limits: str) -> dict[str, Any]:
+    return _error(
+        f"`rate_limited`: too many requests ({limits}; see the RATE_LIMIT_* settings); retry "
+        "after `Retry-After` seconds.",
+        retry_after=True,
+    )
+
+
 _INTERNAL: Final = _error(
     "`internal_error`: an unexpected failure on the server's side. The body never carries a "
     "traceback."
@@ -312,6 +323,7 @@ def _auth_paths() -> dict[str, Any]:
                     "413": _TOO_LARGE,
                     "415": _NOT_JSON,
                     "422": _invalid("a field is missing, of the wrong type or out of range"),
+                    "429": _rate_limited("per client IP, and per email and IP"),
                 },
                 public=True,
                 body=_body("SignupRequest", "Unknown fields are ignored."),
@@ -331,6 +343,7 @@ def _auth_paths() -> dict[str, Any]:
                     "413": _TOO_LARGE,
                     "415": _NOT_JSON,
                     "422": _invalid("`email` or `password` is missing or not a string"),
+                    "429": _rate_limited("per client IP, and per email and IP"),
                 },
                 public=True,
                 body=_body("LoginRequest", "Unknown fields are ignored."),
@@ -408,6 +421,11 @@ def _catalog_paths() -> dict[str, Any]:
                     },
                     "400": _error("`bad_request`: the request is not a websocket upgrade."),
                     "404": _error("`not_found`: no such event."),
+                    "429": _error(
+                        "`rate_limited`: this client IP already has as many seat maps open on "
+                        "this server as it may (WS_MAX_PER_IP); answered before the upgrade.",
+                        retry_after=True,
+                    ),
                     "503": _error(
                         "`unavailable`: live statuses cannot be read from Redis right now "
                         "(answered before the upgrade).",
@@ -526,6 +544,7 @@ def _hold_paths() -> dict[str, Any]:
                         "(`seat_ids` lists them), or the Idempotency-Key header is not 1-"
                         f"{IDEMPOTENCY_KEY_MAX} printable characters"
                     ),
+                    "429": _rate_limited("per buyer"),
                     "503": engine_down,
                 },
                 description=(

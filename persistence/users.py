@@ -86,6 +86,29 @@ async def update_password_hash(conn: Connection, user_id: int, password_hash: st
     )
 
 
+async def active_hold_count(conn: Connection, user_id: int) -> int:
+    """Holds of the user that still keep seats, locking those rows until the transaction ends."""
+    count: int = await conn.fetch_value(
+        "SELECT COUNT(*) FROM holds WHERE user_id = %s AND status IN ('held', 'checkout')"
+        " FOR UPDATE",
+        (user_id,),
+    )
+    return count
+
+
+async def anonymise_user(conn: Connection, user_id: int) -> None:
+    """Erase what identifies the user, and make the account impossible to log in to.
+
+    The row itself stays: holds, payments and bookings keep pointing at it, and a hold the engine
+    decided just before the deletion may still be on its way to MariaDB by write-behind.
+    """
+    await conn.execute(
+        "UPDATE users SET email = %s, name = %s, password_hash = %s WHERE id = %s",
+        # "!" is no argon2 hash, so no password verifies against it.
+        (f"deleted-{user_id}@deleted.invalid", "Deleted user", "!", user_id),
+    )
+
+
 def _user(row: Row) -> UserRow:
     return UserRow(
         id=row["id"],

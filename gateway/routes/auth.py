@@ -8,8 +8,9 @@ from typing import Final
 from aiohttp import web
 
 from domain.errors import InvalidCredentials, NotAuthenticated
-from gateway.appkeys import DATABASE, PASSWORDS, TOKENS
+from gateway.appkeys import DATABASE, LIMITER, PASSWORDS, TOKENS
 from gateway.auth.guard import current_user, public
+from gateway.limits import client_ip
 from gateway.views.users import session_view, user_view
 from gateway.wire import field, json_response, read_json_object
 from persistence.users import (
@@ -68,6 +69,8 @@ async def signup(request: web.Request) -> web.Response:
     email = normalize_email(field(body, "email", str, check=_email_problem))
     password = field(body, "password", str, check=_password_problem)
     name = field(body, "name", str, check=_name_problem).strip()
+    # Counted before argon2 runs: the hash is what a flood of signups would make us pay for.
+    await request.app[LIMITER].signup(client_ip(request), email)
     # Hash before borrowing a connection, so no pooled connection waits on argon2.
     password_hash = await request.app[PASSWORDS].hash(password)
     async with request.app[DATABASE].transaction() as conn:
@@ -82,6 +85,8 @@ async def login(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     email = field(body, "email", str)
     password = field(body, "password", str)
+    # Per IP against spraying many accounts, per email and IP against guessing one password.
+    await request.app[LIMITER].login(client_ip(request), normalize_email(email))
     passwords = request.app[PASSWORDS]
     database = request.app[DATABASE]
     async with database.transaction() as conn:

@@ -10,7 +10,7 @@ from aiohttp import web
 from domain.errors import InvalidInput
 from engine.client import new_command_id
 from engine.protocol import HoldRequest, ReleaseRequest
-from gateway.appkeys import ENGINE
+from gateway.appkeys import ENGINE, LIMITER
 from gateway.auth.guard import current_user
 from gateway.hold_access import own_hold
 from gateway.views.holds import hold_body
@@ -54,6 +54,8 @@ def _command_id(request: web.Request, user_id: int, event_id: int) -> str:
 @routes.post("/api/v1/events/{id}/holds")
 async def create_hold(request: web.Request) -> web.Response:
     user = current_user(request)
+    # Before anything reaches the engine: a shard's queue is shared by every buyer of its events.
+    await request.app[LIMITER].hold(user.user_id)
     event_id = path_id(request)
     body = await read_json_object(request)
     seat_ids = field(body, "seat_ids", list, check=_seat_ids)

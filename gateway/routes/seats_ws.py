@@ -20,8 +20,9 @@ from redis.exceptions import RedisError
 from domain.errors import NotFound, Unavailable
 from engine.snapshot import read_snapshot
 from engine.waiting import cancel_and_wait
-from gateway.appkeys import DATABASE, REDIS, SEAT_FEED, SETTINGS
+from gateway.appkeys import DATABASE, REDIS, SEAT_FEED, SETTINGS, WEBSOCKET_CAP
 from gateway.auth.guard import public
+from gateway.limits import client_ip
 from gateway.seatfeed import Watcher
 from gateway.wire import dumps, path_id
 from persistence import DatabaseUnavailable
@@ -95,12 +96,9 @@ async def _receive(ws: web.WebSocketResponse) -> None:
             return
 
 
-@routes.get("/api/v1/events/{id}/seats/ws")
-@public
-async def seat_updates(request: web.Request) -> web.WebSocketResponse:
-    event_id = path_id(request)
+async def _serve_seat_map(request: web.Request, ws: web.WebSocketResponse, event_id: int) -> None:
+    """Snapshot, then changes until either side stops; errors before the upgrade become 503."""
     app = request.app
-    ws = web.WebSocketResponse(heartbeat=_HEARTBEAT_SECONDS, max_msg_size=1024)
     try:
         async with app[SEAT_FEED].watch(event_id) as watcher:
             # Subscribed first, snapshot second: nothing published in between is missed.
@@ -120,4 +118,15 @@ async def seat_updates(request: web.Request) -> web.WebSocketResponse:
     if not ws.closed:
         # Ask the client to come back later; it reconnects and gets a fresh snapshot.
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"resubscribe")
+
+
+@routes.get("/api/v1/events/{id}/seats/ws")
+@public
+async def seat_updates(request: web.Request) -> web.WebSocketResponse:
+    event_id = path_id(request)
+    app = request.app
+    ws = web.WebSocketResponse(heartbeat=_HEARTBEAT_SECONDS, max_msg_size=1024)
+    # The slot is taken before the upgrade, so a client over its cap gets a plain 429.
+    with app[WEBSOCKET_CAP].hold_slot(client_ip(request)):
+        await _serve_seat_map(request, ws, event_id)
     return ws

@@ -1,0 +1,177 @@
+"""Request rate limits, the websocket cap, and the gateway's own Redis keys.
+
+Rate limits are fixed windows counted in Redis, so every gateway shares them: one script call
+per check increments each counter the request falls under (starting its window on the first
+hit) and answers with the tightest one. Several counters of one request share the client IP's
+hash tag, so the script stays inside one Redis Cluster slot.
+
+If Redis cannot be reached the check lets the request through and logs a warning: a limiter
+outage must not lock every buyer out, and the routes behind it fail on their own if they need
+Redis too.
+
+The client is `request.remote`, the peer address. The gateway binds to loopback and is reached
+directly. Behind a reverse proxy every request would share the proxy's address, so a trusted
+`X-Forwarded-For` must be configured first: the address the proxy appends, believed only when the
+peer is that proxy. It is not trusted by default because any client can send the header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Final
+
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from config.settings import LimitSettings, Rate
+from domain.errors import RateLimited
+from engine.keys import PREFIX
+
+log = logging.getLogger(__name__)
+
+# -- keys ------------------------------------------------------------------------------------
+# Every Redis key the gateway itself writes. Counters live under `rq:limit:`, tagged with the
+# subject that owns them (an IP, a user), so the counters of one check share a cluster slot.
+
+
+def _tag(subject: str) -> str:
+    return f"{PREFIX}:limit:{{{subject}}}"
+
+
+def ip_key(rule: str, ip: str) -> str:
+    return f"{_tag('ip:' + ip)}:{rule}"
+
+
+def ip_email_key(rule: str, ip: str, email: str) -> str:
+    # Hashed: bounded length, and no addresses lying around in Redis.
+    digest = hashlib.sha256(email.encode()).hexdigest()[:24]
+    return f"{_tag('ip:' + ip)}:{rule}:{digest}"
+
+
+def user_key(rule: str, user_id: int) -> str:
+    return f"{_tag(f'user:{user_id}')}:{rule}"
+
+
+def revoked_user_key(user_id: int) -> str:
+    """Present while tokens issued to a deleted user may still be unexpired."""
+    return f"{PREFIX}:revoked:{{user:{user_id}}}"
+
+
+# -- the limiter ---------------------------------------------------------------------------
+
+# KEYS: counters; ARGV: window ms then limit, per key. Returns 0, or the ms until the tightest
+# exceeded window ends. PTTL < 0 also repairs a counter that lost its expiry.
+_CHECK: Final = """
+local wait = 0
+for i, key in ipairs(KEYS) do
+    local window = tonumber(ARGV[2 * i - 1])
+    local limit = tonumber(ARGV[2 * i])
+    local count = redis.call('INCR', key)
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+        redis.call('PEXPIRE', key, window)
+        ttl = window
+    end
+    if count > limit and ttl > wait then
+        wait = ttl
+    end
+end
+return wait
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    key: str
+    rate: Rate
+
+
+class RateLimiter:
+    def __init__(self, redis: Redis, settings: LimitSettings) -> None:
+        self._script = redis.register_script(_CHECK)
+        self.settings = settings
+
+    async def check(self, *rules: Rule) -> None:
+        """Count this request against every rule; `RateLimited` if any is over its limit."""
+        if not self.settings.enabled or not rules:
+            return
+        args: list[int] = []
+        for rule in rules:
+            args += [rule.rate.seconds * 1000, rule.rate.count]
+        try:
+            wait_ms = int(await self._script(keys=[rule.key for rule in rules], args=args))
+        except RedisError as exc:
+            log.warning("rate limits not checked, Redis is unavailable: %s", exc)
+            return
+        if wait_ms > 0:
+            retry_after = max(1, math.ceil(wait_ms / 1000))
+            raise RateLimited(
+                f"Too many requests; try again in {retry_after} s", retry_after=retry_after
+            )
+
+    async def login(self, ip: str, email: str) -> None:
+        limits = self.settings
+        await self.check(
+            Rule(ip_key("login", ip), limits.login_per_ip),
+            Rule(ip_email_key("login", ip, email), limits.login_per_email),
+        )
+
+    async def signup(self, ip: str, email: str) -> None:
+        limits = self.settings
+        await self.check(
+            Rule(ip_key("signup", ip), limits.signup_per_ip),
+            Rule(ip_email_key("signup", ip, email), limits.signup_per_email),
+        )
+
+    async def hold(self, user_id: int) -> None:
+        await self.check(Rule(user_key("holds", user_id), self.settings.holds_per_user))
+
+
+def client_ip(request: web.Request) -> str:
+    # The peer address, never a header; see the module docstring for running behind a proxy.
+    return request.remote or "unknown"
+
+
+# -- websockets ----------------------------------------------------------------------------
+
+# How long a refused socket is told to wait: long enough for one of its siblings to close.
+WEBSOCKET_RETRY_AFTER: Final = 5
+
+
+class WebsocketCap:
+    """Open seat-map sockets per client IP, counted in this process.
+
+    Each gateway protects its own file descriptors and memory, which is what the cap is for, so
+    a shared count would buy nothing but a Redis round trip per connect; a client spread over
+    several gateways gets the cap once per gateway.
+    """
+
+    def __init__(self, settings: LimitSettings) -> None:
+        self._settings = settings
+        self._open: Counter[str] = Counter()
+
+    def open_for(self, ip: str) -> int:
+        return self._open[ip]
+
+    @contextmanager
+    def hold_slot(self, ip: str) -> Iterator[None]:
+        """Take one of `ip`'s slots for the block; `RateLimited` if it has none left."""
+        if self._settings.enabled and self._open[ip] >= self._settings.websockets_per_ip:
+            raise RateLimited(
+                f"At most {self._settings.websockets_per_ip} live seat maps per client",
+                retry_after=WEBSOCKET_RETRY_AFTER,
+            )
+        self._open[ip] += 1
+        try:
+            yield
+        finally:
+            self._open[ip] -= 1
+            if not self._open[ip]:
+                del self._open[ip]
