@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test lint format migrate venv system-packages clean clean-data
+.PHONY: help run test chaos bench lint format migrate venv system-packages clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,16 @@ run: venv system-packages ## Start Redis, MariaDB (data in .data/), migrate, loa
 
 test: lint system-packages ## Lint, type-check, then the whole pytest suite (it starts its own servers)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The fault suite at full size: bigger rushes and longer outages (`make test` runs it at scale 1).
+CHAOS_SCALE ?= 5
+chaos: venv system-packages ## Fault suite (kill -9, SIGSTOP, Redis/MariaDB outages, SIGTERM) with a results table
+	CHAOS_SCALE=$(CHAOS_SCALE) $(BIN)/pytest -m chaos tests/chaos $(PYTEST_ARGS)
+
+# Each benchmark starts its own servers and processes; results go to bench/results/.
+bench: venv system-packages ## Benchmarks: the engine alone, then the whole stack in a rush (~5 min)
+	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.rush
 
 lint: venv ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check

@@ -8,6 +8,7 @@ live seat-status maps (with a `resync` notice so open seat maps fetch a fresh sn
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, TypeVar
@@ -22,7 +23,7 @@ from engine.lease import LeaseLost
 from engine.scripts import Scripts
 from engine.state import Event, Hold, Seat, ShardState
 from engine.writebehind import JournalFlusher
-from persistence import Database
+from persistence import Database, DatabaseUnavailable
 from persistence.seat_state import (
     EventRow,
     HoldRow,
@@ -98,8 +99,7 @@ class ShardRecovery:
         self._token = token
 
     async def recover(self, state: ShardState, flusher: JournalFlusher, now_ms: int) -> None:
-        async with self._db.transaction() as conn:
-            await claim_fence(conn, self._keys.shard, self._token)
+        await self._claim_fence()
         await flusher.drain()
         async with self._db.transaction() as conn:
             events = [
@@ -126,6 +126,21 @@ class ShardRecovery:
             len(holds),
             self._token,
         )
+
+    async def _claim_fence(self) -> None:
+        # The row may be locked by a frozen former owner until the server ends its transaction
+        # (FENCE_WAIT_SECONDS); keep trying while the lease is ours (the supervisor cancels
+        # recovery the moment it is not).
+        backoff = 0.1
+        while True:
+            try:
+                async with self._db.transaction() as conn:
+                    await claim_fence(conn, self._keys.shard, self._token)
+                return
+            except DatabaseUnavailable as exc:
+                log.warning("shard %d: fence not claimed yet (%s)", self._keys.shard, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
 
     async def load_event(self, state: ShardState, event_id: int, now_ms: int) -> bool:
         """Load an event the shard has not seen since it took over; False if there is none."""

@@ -88,7 +88,12 @@ class ShardRunner:
 
     async def _own(self, lease: ShardLease, stopping: asyncio.Event) -> None:
         flusher = JournalFlusher(
-            self._redis, self._db, self.keys, token=lease.token, batch=self._settings.flush_batch
+            self._redis,
+            self._db,
+            self.keys,
+            token=lease.token,
+            batch=self._settings.flush_batch,
+            still_owner=lambda: lease.held,
         )
         recovery = ShardRecovery(
             self._redis,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Final
 
 import orjson
@@ -64,9 +65,17 @@ def parse_entry(entry_id: str, raw: bytes) -> JournalBatch:
 
 class JournalFlusher:
     def __init__(
-        self, redis: Redis, db: Database, keys: ShardKeys, *, token: int, batch: int
+        self,
+        redis: Redis,
+        db: Database,
+        keys: ShardKeys,
+        *,
+        token: int,
+        batch: int,
+        still_owner: Callable[[], bool],
     ) -> None:
         self._redis = redis
+        self._still_owner = still_owner
         self._db = db
         self._keys = keys
         self._token = token
@@ -93,7 +102,9 @@ class JournalFlusher:
 
     async def run(self) -> None:
         backoff = 0.1
-        while True:
+        # Checked every round, not only on cancellation: a cancel absorbed inside a client
+        # library must not leave a former owner flushing (its writes would be fenced anyway).
+        while self._still_owner():
             try:
                 flushed = await self.flush_once()
             except (DatabaseUnavailable, RedisError) as exc:

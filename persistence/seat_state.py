@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 import orjson
 
@@ -81,8 +82,22 @@ def _stream_id(value: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
+# A frozen owner (paused, partitioned) may be inside a flush holding the fence row. The server
+# ends such a transaction after this many idle seconds, and a new owner waits no longer than this
+# for the row, so a takeover never stalls behind a process that cannot move.
+FENCE_WAIT_SECONDS: Final = 2
+
+
+async def _bound_fence_waits(conn: Connection) -> None:
+    await conn.execute(
+        "SET SESSION innodb_lock_wait_timeout = %s, idle_transaction_timeout = %s",
+        (FENCE_WAIT_SECONDS, FENCE_WAIT_SECONDS),
+    )
+
+
 async def claim_fence(conn: Connection, shard: int, token: int) -> None:
     """Make `token` the shard's newest; older owners' flushes fail from now on."""
+    await _bound_fence_waits(conn)
     await conn.execute(
         "INSERT INTO shard_fences (shard, token) VALUES (%s, %s)"
         " ON DUPLICATE KEY UPDATE token = GREATEST(token, VALUES(token)),"
@@ -101,6 +116,7 @@ async def apply_journal(
     entries: Sequence[JournalBatch],
 ) -> int:
     """Apply journal entries in order; return how many were new."""
+    await _bound_fence_waits(conn)
     fence = await conn.fetch_one(
         "SELECT token, last_journal_id FROM shard_fences WHERE shard = %s FOR UPDATE", (shard,)
     )

@@ -1,0 +1,240 @@
+"""The engine process dies or freezes mid-rush: decisions are neither lost nor doubled, and a
+frozen owner that wakes up after a takeover is fenced off and stands down."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from bench.stack import wait_for_owners
+from devstack.servers import MariaDBServer, RedisServer
+from engine.client import EngineClient
+from engine.keys import ShardKeys
+from persistence import Database
+from tests.chaos.invariants import Verdict, engine_invariants
+from tests.chaos.report import ScenarioResult
+from tests.chaos.rush import Rush, seeded
+from tests.chaos.scenario import rush_with_fault, stops_cleanly
+from tests.chaos.stack import Stack, scale, wait_for_log
+from tests.helpers.engine import journals_drained
+
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
+
+SHARDS = 2
+
+
+async def test_engine_kill_9_restarted_after_1_s(
+    make_stack: Callable[..., Stack],
+    redis_server: RedisServer,
+    mariadb_server: MariaDBServer,
+    redis: Redis,
+    db: Database,
+    chaos_result: ScenarioResult,
+) -> None:
+    """engine kill -9, restarted after 1 s"""
+    stack = make_stack(redis_server.url, mariadb_server.url)
+    event = await seeded(db)
+    stack.start("engine-0", "engine")
+    await wait_for_owners(redis_server.url, SHARDS)
+    settings = stack.client_settings()
+    verdict = Verdict()
+
+    async def kill_and_restart(fault_at: float, rush: Rush) -> None:
+        stack.kill("engine-0")
+        chaos_result.faults.append("kill -9 engine, restart after 1 s")
+        await asyncio.sleep(1.0)  # the outage itself, not a wait for anything
+        stack.start("engine-1", "engine")
+
+    async with EngineClient(redis, settings.engine) as client:
+        outcomes = await rush_with_fault(chaos_result, verdict, client, event, kill_and_restart)
+        await engine_invariants(
+            verdict,
+            client=client,
+            redis=redis,
+            db=db,
+            settings=settings,
+            event_id=event.event_id,
+            outcomes=outcomes,
+        )
+    stops_cleanly(verdict, stack)
+    chaos_result.checks = verdict.checks
+    verdict.assert_all()
+
+
+async def test_engine_kill_9_with_a_standby_taking_over(
+    make_stack: Callable[..., Stack],
+    redis_server: RedisServer,
+    mariadb_server: MariaDBServer,
+    redis: Redis,
+    db: Database,
+    chaos_result: ScenarioResult,
+) -> None:
+    """engine kill -9, standby takes over"""
+    stack = make_stack(redis_server.url, mariadb_server.url)
+    event = await seeded(db)
+    stack.start("engine-0", "engine")
+    await wait_for_owners(redis_server.url, SHARDS)
+    stack.start("engine-1", "engine")
+    await wait_for_log(stack, "engine-1", r"engine: \d+ shards", within=20)
+    settings = stack.client_settings()
+    verdict = Verdict()
+
+    async def kill(fault_at: float, rush: Rush) -> None:
+        stack.kill("engine-0")
+        chaos_result.faults.append("kill -9 engine (never restarted)")
+
+    async with EngineClient(redis, settings.engine) as client:
+        outcomes = await rush_with_fault(chaos_result, verdict, client, event, kill)
+        await engine_invariants(
+            verdict,
+            client=client,
+            redis=redis,
+            db=db,
+            settings=settings,
+            event_id=event.event_id,
+            outcomes=outcomes,
+        )
+    verdict.check(
+        "standby owns every shard",
+        set(stack.tokens_taken("engine-1")) == set(range(SHARDS)),
+        stack.log("engine-1")[-2000:],
+    )
+    stops_cleanly(verdict, stack)
+    chaos_result.checks = verdict.checks
+    verdict.assert_all()
+
+
+async def _shard_state(redis: Redis) -> dict[bytes, bytes | None]:
+    """Every key of every shard with its serialized value (DUMP leaves TTLs out, so the new
+    owner's lease renewals do not count as changes)."""
+    state: dict[bytes, bytes | None] = {}
+    for shard in range(SHARDS):
+        async for key in redis.scan_iter(match=f"{ShardKeys(shard).tag}:*", count=500):
+            state[key] = await redis.dump(key)
+    return state
+
+
+async def _stored_state(db: Database, event_id: int) -> list[list[dict[str, Any]]]:
+    async with db.transaction() as conn:
+        return [
+            await conn.fetch_all("SELECT * FROM shard_fences ORDER BY shard"),
+            await conn.fetch_all(
+                "SELECT * FROM holds WHERE event_id = %s ORDER BY id", (event_id,)
+            ),
+            await conn.fetch_all(
+                "SELECT * FROM event_seats WHERE event_id = %s ORDER BY id", (event_id,)
+            ),
+        ]
+
+
+async def _queues_empty(redis: Redis, within: float) -> None:
+    """Until no shard has a command queued or in flight: the owner has applied everything."""
+    async with asyncio.timeout(within):
+        while True:
+            lengths = [
+                await redis.llen(key)
+                for shard in range(SHARDS)
+                for key in (ShardKeys(shard).commands, ShardKeys(shard).inflight)
+            ]
+            if not any(lengths):
+                return
+            await asyncio.sleep(0.05)
+
+
+async def _frozen_owner(stack: Stack, redis: Redis, db: Database, result: ScenarioResult) -> None:
+    event = await seeded(db)
+    stack.start("engine-0", "engine")
+    for shard in range(SHARDS):
+        await wait_for_log(stack, "engine-0", rf"shard {shard}: lease taken", within=20)
+    old = stack.tokens_taken("engine-0")
+    stack.start("engine-1", "engine")
+    await wait_for_log(stack, "engine-1", r"engine: \d+ shards", within=20)
+    settings = stack.client_settings()
+    verdict = Verdict()
+
+    async def freeze(fault_at: float, rush: Rush) -> None:
+        stack.send("engine-0", signal.SIGSTOP)
+        result.faults.append("SIGSTOP engine past its 1 s lease; takeover; SIGCONT")
+        took_over = True
+        for shard in range(SHARDS):
+            took_over &= await _logged(stack, "engine-1", rf"shard {shard} recovered", within=5)
+        verdict.check(
+            "standby takes over while the old owner is frozen",
+            took_over,
+            stack.log("engine-1")[-3000:],
+        )
+        if not took_over:
+            stack.send("engine-0", signal.SIGCONT)  # so that the rest of the test can end
+
+    async with EngineClient(redis, settings.engine) as client:
+        outcomes = await rush_with_fault(result, verdict, client, event, freeze)
+        new = stack.tokens_taken("engine-1")
+        verdict.check(
+            "takeover raised every token",
+            all(new.get(shard, 0) > old[shard] for shard in range(SHARDS)),
+            f"old {old}, new {new}",
+        )
+        await _queues_empty(redis, within=20)
+        await journals_drained(redis, settings, within=20)
+        redis_before = await _shard_state(redis)
+        stored_before = await _stored_state(db, event.event_id)
+
+        stack.send("engine-0", signal.SIGCONT)
+        for shard in range(SHARDS):
+            stood_down = await _logged(stack, "engine-0", rf"shard {shard}: .*standing down")
+            verdict.check("old owner stood down", stood_down, stack.log("engine-0")[-3000:])
+        verdict.check(
+            "old owner wrote nothing to Redis",
+            await _shard_state(redis) == redis_before,
+            "a shard key changed after the old owner woke up",
+        )
+        verdict.check(
+            "old owner wrote nothing to MariaDB",
+            await _stored_state(db, event.event_id) == stored_before,
+            "shard_fences, holds or event_seats changed after the old owner woke up",
+        )
+        fences = [int(await redis.get(ShardKeys(s).fence) or 0) for s in range(SHARDS)]
+        stored_tokens = [int(row["token"]) for row in stored_before[0]]
+        verdict.check(
+            "fence tokens are the new owner's",
+            fences == [new.get(s) for s in range(SHARDS)] == stored_tokens,
+            f"Redis {fences}, MariaDB {stored_tokens}, new owner {new}",
+        )
+        await engine_invariants(
+            verdict,
+            client=client,
+            redis=redis,
+            db=db,
+            settings=settings,
+            event_id=event.event_id,
+            outcomes=outcomes,
+        )
+    stops_cleanly(verdict, stack)
+    result.checks = verdict.checks
+    verdict.assert_all()
+
+
+async def test_frozen_engine_is_fenced_and_stands_down(
+    make_stack: Callable[..., Stack],
+    redis_server: RedisServer,
+    mariadb_server: MariaDBServer,
+    redis: Redis,
+    db: Database,
+    chaos_result: ScenarioResult,
+) -> None:
+    """engine SIGSTOP past its lease, takeover, SIGCONT"""
+    stack = make_stack(redis_server.url, mariadb_server.url)
+    await _frozen_owner(stack, redis, db, chaos_result)
+
+
+async def _logged(stack: Stack, name: str, pattern: str, within: float = 15.0) -> bool:
+    try:
+        await wait_for_log(stack, name, pattern, within)
+    except TimeoutError:
+        return False
+    return True
