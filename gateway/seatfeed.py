@@ -28,7 +28,8 @@ from engine.waiting import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
-_QUEUE_SIZE: Final = 256
+# Enough for a burst of batches; a socket further behind than this is dropped and resyncs.
+_QUEUE_SIZE: Final = 64
 _POLL_SECONDS: Final = 1.0
 _SUBSCRIBE_TIMEOUT: Final = 5.0
 
@@ -45,22 +46,26 @@ RESYNC: Final = FeedMessage(kind="resync", seq=0, text="")
 
 @dataclass(slots=True, eq=False)
 class Watcher:
-    """One open seat map's view of the feed."""
+    """One open seat map's view of the feed: a bounded queue, drained by the task that
+    forwards it to the socket. A watcher that falls a queue behind, or that the gateway closes,
+    has that task cancelled, which ends the socket's handler."""
 
     queue: asyncio.Queue[FeedMessage] = field(
         default_factory=lambda: asyncio.Queue(maxsize=_QUEUE_SIZE)
     )
-    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+    forwarder: asyncio.Task[None] | None = None
+    stopped: bool = False
 
     def offer(self, message: FeedMessage) -> None:
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
-            self.overflowed.set()
+            self.close()
 
     def close(self) -> None:
-        """Make the socket's handler finish, full queue or not."""
-        self.overflowed.set()
+        self.stopped = True
+        if self.forwarder is not None:
+            self.forwarder.cancel()
 
 
 class SeatFeed:

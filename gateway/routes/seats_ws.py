@@ -61,32 +61,20 @@ async def _send_snapshot(ws: web.WebSocketResponse, app: web.Application, event_
 async def _forward(
     ws: web.WebSocketResponse, app: web.Application, event_id: int, watcher: Watcher, seq: int
 ) -> None:
-    """Send changes in order; a gap or a resync notice sends a fresh snapshot. Returns when the
-    socket must be closed: too slow to keep up, or no snapshot to be had."""
-    overflow = asyncio.ensure_future(watcher.overflowed.wait())
-    try:
-        while True:
-            message_wait = asyncio.ensure_future(watcher.queue.get())
-            done, _ = await asyncio.wait(
-                {message_wait, overflow}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if overflow in done:
-                # Too slow to keep up, or the gateway is shutting down: either way the client
-                # reconnects and starts from a fresh snapshot.
-                message_wait.cancel()
+    """Send changes in order; a gap or a resync notice sends a fresh snapshot. Returns (or is
+    cancelled by the watcher) when the socket must be closed: it fell too far behind, the
+    gateway is shutting down, or no snapshot is to be had."""
+    while True:
+        message = await watcher.queue.get()
+        if message.kind == "resync" or message.seq > seq + 1:
+            try:
+                seq = await _send_snapshot(ws, app, event_id)
+            except (RedisError, OSError, DatabaseUnavailable) as exc:
+                log.warning("seat map for event %d cannot resync: %s", event_id, exc)
                 return
-            message = message_wait.result()
-            if message.kind == "resync" or message.seq > seq + 1:
-                try:
-                    seq = await _send_snapshot(ws, app, event_id)
-                except (RedisError, OSError, DatabaseUnavailable) as exc:
-                    log.warning("seat map for event %d cannot resync: %s", event_id, exc)
-                    return
-            elif message.seq == seq + 1:
-                await ws.send_str(message.text)
-                seq = message.seq
-    finally:
-        overflow.cancel()
+        elif message.seq == seq + 1:
+            await ws.send_str(message.text)
+            seq = message.seq
 
 
 async def _receive(ws: web.WebSocketResponse) -> None:
@@ -106,6 +94,9 @@ async def _serve_seat_map(request: web.Request, ws: web.WebSocketResponse, event
             await ws.prepare(request)
             await ws.send_str(_snapshot_text(event_id, seq, statuses))
             forwarding = asyncio.create_task(_forward(ws, app, event_id, watcher, seq))
+            watcher.forwarder = forwarding
+            if watcher.stopped:  # closed while the snapshot was being read
+                forwarding.cancel()
             receiving = asyncio.create_task(_receive(ws))
             try:
                 await asyncio.wait({forwarding, receiving}, return_when=asyncio.FIRST_COMPLETED)
