@@ -227,15 +227,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         await check_invariants(servers, shards, outcome, db)
                     finally:
                         engines.stop()
-                    import redis as _r
-
-                    _c = _r.Redis.from_url(servers.redis_url)
-                    info = _c.info("commandstats")
-                    cpu = _c.info("cpu")
-                    print("CPU", cpu["used_cpu_user"], cpu["used_cpu_sys"])
-                    for k, v in sorted(info.items(), key=lambda kv: -kv[1]["usec"])[:8]:
-                        print(k, v["calls"], v["usec"], round(v["usec_per_call"], 1))
-                    _c.config_resetstat()
                 row = {
                     "shards": shards,
                     "engine_processes": processes,

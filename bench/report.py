@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from bench.stats import Percentiles
+
 
 def machine() -> dict[str, Any]:
     memory_kb = 0
@@ -34,6 +36,8 @@ def write_report(name: str, result: dict[str, Any], out: Path) -> str:
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
     if name == "engine":
         table = _engine_table(result)
+    elif name == "rush":
+        table = _rush_table(document)
     else:
         table = "\n".join(f"| {key} | {value} |" for key, value in result.items())
     return f"{table}\n\n(written to {path})"
@@ -60,3 +64,89 @@ def _engine_table(result: dict[str, Any]) -> str:
         f"({paced['latency']['count']} decisions)."
     )
     return "\n".join(lines)
+
+
+def _latency(summary: Percentiles) -> str:
+    return (
+        f"p50 {summary['p50_ms']} · p95 {summary['p95_ms']} · p99 {summary['p99_ms']} · "
+        f"max {summary['max_ms']} ms (n={summary['count']})"
+    )
+
+
+def _rush_table(document: dict[str, Any]) -> str:
+    config, holds, feed = document["config"], document["holds"], document["websocket"]
+    behind, host = document["write_behind"], document["machine"]
+    sell_out, ended = document["sell_out"], document["expiry"]["all_holds_ended_after_rush_s"]
+    lines = [
+        f"Rush at {document['at']} on {host['cores']} cores, {host['memory_gib']} GiB: "
+        f"`{document['command']}`",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| seats / buyers / watchers | {config['seats']} / {config['buyers']} / "
+        f"{config['watchers']} (hold TTL {config['hold_ttl_s']} s, {config['in_flight']} in "
+        "flight) |",
+        f"| hold decisions | {holds['decisions']} ({holds['granted']} granted, "
+        f"{holds['buyers_without_hold']} buyers without a hold, {holds['unanswered']} "
+        "unanswered) |",
+        f"| hold decisions/s | {holds['decisions_per_s']} |",
+        f"| hold decision latency | {_latency(holds['latency'])} |",
+        f"| {'sold out' if sell_out['sold_out'] else 'all buyers done'} after "
+        f"| {sell_out['seconds']} s |",
+        f"| checkout (POST → page → pay) | {_latency(document['checkout']['latency'])} |",
+        f"| checkout outcomes | {_pairs(document['checkout']['outcomes'])} |",
+        f"| seat maps open (first snapshot each) | {feed['all_open_s']} s |",
+        f"| websocket push latency | {_latency(feed['push_latency'])}; "
+        f"{feed['messages']} messages, {feed['reconnects']} reconnects, {feed['gaps']} gaps |",
+        f"| write-behind lag | {_latency(behind['lag'])}; {behind['unseen']} unseen |",
+        f"| journal drained after the rush | {behind['drained_after_rush_s']} s |",
+        f"| every hold ended after the rush | {_seconds(ended)} |",
+        f"| in MariaDB at the end | {_stored(document['stored'])} |",
+        f"| responses | {_pairs(document['responses'])} |",
+        f"| 5xx | {_server_errors(document['server_errors'])} |",
+        f"| child log warnings/errors | {_complaints(document['child_logs'])} |",
+        f"| invariants | {_invariants(document['invariants'])} |",
+        "",
+        "| process | peak RSS MiB | CPU s from the start signal to the checks |",
+        "|---|---:|---:|",
+    ]
+    for name, usage in document["processes"].items():
+        lines.append(f"| {name} | {usage['peak_rss_mib']} | {usage['cpu_s']} |")
+    return "\n".join(lines)
+
+
+def _pairs(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key}: {value}" for key, value in counts.items()) or "none"
+
+
+def _server_errors(errors: list[dict[str, Any]]) -> str:
+    return (
+        "; ".join(
+            f"{error['count']} x {error['status']} {error['code']} ({error['message']})"
+            for error in errors
+        )
+        or "none"
+    )
+
+
+def _invariants(verdict: str | list[str]) -> str:
+    return verdict if isinstance(verdict, str) else f"BROKEN ({len(verdict)} problems)"
+
+
+def _complaints(found: dict[str, dict[str, Any]]) -> str:
+    return ", ".join(f"{name}: {logged['lines']} lines" for name, logged in found.items()) or "none"
+
+
+def _seconds(value: float | None) -> str:
+    return "not within the wait" if value is None else f"{value} s"
+
+
+def _stored(stored: dict[str, Any]) -> str:
+    if not stored:
+        return "not read (invariants broken)"
+    return (
+        f"holds {_pairs(stored['holds'])}; payments {_pairs(stored['payments'])}; "
+        f"{stored['bookings']} bookings; {stored['payments_open_for_ended_holds']} payments "
+        f"still open for ended holds ({stored['of_which_planned_after_hold_ended']} planned "
+        "after their hold ended)"
+    )

@@ -1,18 +1,24 @@
-"""What both benchmarks need: private servers, a seeded event, engine processes, invariants."""
+"""What both benchmarks need: private servers, a seeded event, child processes."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, NamedTuple
+
+import aiohttp
 
 from config import Settings
 from devstack.servers import MariaDBServer, RedisServer
@@ -23,6 +29,9 @@ from persistence.catalog import create_event, create_venue, event_seat_map
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 SEATS_PER_ROW: Final = 50
+STOP_WITHIN_S: Final = 15.0
+_COMPLAINT: Final = re.compile(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b")
+_NUMBER: Final = re.compile(r"\d+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,37 +110,129 @@ async def seed_event(db: Database, *, seats: int, buyers: int, max_per_buyer: in
     return SeededEvent(event_id, seat_ids, tuple(row["id"] for row in users))
 
 
-class EngineProcesses:
-    """`python -m engine run` children, stopped with SIGTERM at the end."""
+class Exit(NamedTuple):
+    code: int
+    seconds: float  # from SIGTERM to exit
+
+
+class Children:
+    """Child processes on loopback, each logging to a file, stopped with SIGTERM at the end."""
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path) -> None:
+        self._env = {**os.environ, **env}
+        self._log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def spawn(self, name: str, argv: Sequence[str]) -> None:
+        with (self._log_dir / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                list(argv),
+                cwd=ROOT,
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self.processes.items()}
+
+    def exited(self) -> dict[str, int]:
+        """Children that have already ended, with their exit codes."""
+        codes = {name: process.poll() for name, process in self.processes.items()}
+        return {name: code for name, code in codes.items() if code is not None}
+
+    def log_tail(self, name: str, lines: int = 20) -> str:
+        return "\n".join(self._log(name)[-lines:])
+
+    def complaints(self, shown: int = 5) -> dict[str, dict[str, Any]]:
+        """Per child that logged any: how many warning, error or traceback lines, and the most
+        frequent of them with their counts, numbers blanked so that alike lines count as one
+        (the children run at LOG_LEVEL=WARNING, so this is all they said)."""
+        found: dict[str, dict[str, Any]] = {}
+        for name in self.processes:
+            lines = [line for line in self._log(name) if _COMPLAINT.search(line)]
+            if lines:
+                alike = Counter(_NUMBER.sub("N", line)[:200] for line in lines)
+                found[name] = {"lines": len(lines), "most_common": alike.most_common(shown)}
+        return found
+
+    def _log(self, name: str) -> list[str]:
+        return (self._log_dir / f"{name}.log").read_text(errors="replace").splitlines()
+
+    def stop(self, within: float = STOP_WITHIN_S, *, in_turn: bool = False) -> dict[str, Exit]:
+        """SIGTERM to the children, the last started first, and how each ended: its exit code
+        and the seconds since its SIGTERM (one still running `within` seconds after it is
+        killed). `in_turn` waits for each to end before signalling the next, so a gateway stops
+        before the engine it needs; otherwise all are signalled at once."""
+        order = list(reversed(self.processes.items()))
+        signalled: dict[str, float] = {}
+
+        def terminate(name: str, process: subprocess.Popen[bytes]) -> None:
+            signalled[name] = time.monotonic()
+            if process.poll() is None:
+                process.terminate()
+
+        if not in_turn:
+            for name, process in order:
+                terminate(name, process)
+        ended: dict[str, Exit] = {}
+        for name, process in order:
+            if in_turn:
+                terminate(name, process)
+            try:
+                code = process.wait(max(0.0, signalled[name] + within - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = process.wait()
+            ended[name] = Exit(code, round(time.monotonic() - signalled[name], 2))
+        return ended
+
+
+class EngineProcesses(Children):
+    """`python -m engine run` children."""
 
     def __init__(self, env: Mapping[str, str], count: int, log_dir: Path) -> None:
-        self._env = {**os.environ, **env}
+        super().__init__(env, log_dir)
         self._count = count
-        self._log_dir = log_dir
-        self.processes: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
         for index in range(self._count):
-            log = (self._log_dir / f"engine-{index}.log").open("ab")
-            self.processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "engine", "run"],
-                    cwd=ROOT,
-                    env=self._env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-            log.close()
+            self.spawn(f"engine-{index}", [sys.executable, "-m", "engine", "run"])
 
-    def stop(self) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
+
+def procfile(path: Path = ROOT / "Procfile") -> dict[str, list[str]]:
+    """The Procfile's processes as argument lists, run with this interpreter."""
+    commands: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        name, sep, command = line.partition(":")
+        if not sep or line.lstrip().startswith("#"):
+            continue
+        argv = shlex.split(command)
+        if argv and argv[0] == "python":
+            argv[0] = sys.executable
+        commands[name.strip()] = argv
+    return commands
+
+
+async def wait_until_ready(base_url: str, children: Children, within: float = 30.0) -> None:
+    """Until the gateway's readiness probe answers 200; a child that exits meanwhile fails at
+    once with its log, instead of after the deadline."""
+    async with aiohttp.ClientSession() as session, asyncio.timeout(within):
+        while True:
+            if exited := children.exited():
+                name, code = next(iter(exited.items()))
+                raise RuntimeError(
+                    f"{name} exited with {code} while starting:\n{children.log_tail(name)}"
+                )
             try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                async with session.get(f"{base_url}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass  # not listening yet
+            await asyncio.sleep(0.1)
 
 
 async def wait_for_owners(redis_url: str, shards: int, within: float = 30.0) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final, Self
@@ -42,6 +42,14 @@ class FeedMessage:
 
 
 RESYNC: Final = FeedMessage(kind="resync", seq=0, text="")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An event's whole seat map as a ready-to-send message, and the sequence number it is at."""
+
+    seq: int
+    text: str
 
 
 @dataclass(slots=True, eq=False)
@@ -76,6 +84,9 @@ class SeatFeed:
         self._watchers: dict[str, set[Watcher]] = {}
         self._confirmed: dict[str, asyncio.Event] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._snapshots: dict[int, Snapshot] = {}
+        self._subscribing = asyncio.Lock()
+        self._snapshot_locks: dict[int, asyncio.Lock] = {}
 
     async def __aenter__(self) -> Self:
         self._pubsub = self._redis.pubsub()
@@ -99,6 +110,20 @@ class SeatFeed:
             for watcher in watchers:
                 watcher.close()
 
+    async def snapshot(self, event_id: int, read: Callable[[], Awaitable[Snapshot]]) -> Snapshot:
+        """The event's snapshot, read and encoded once per sequence number however many
+        sockets open at once: a rush of seat maps costs a `GET` each, not a whole map each."""
+        lock = self._snapshot_locks.setdefault(event_id, asyncio.Lock())
+        async with lock:
+            keys = ShardKeys(shard_of(event_id, self._settings.shards))
+            seq = int(await self._redis.get(keys.seat_seq(event_id)) or 0)
+            cached = self._snapshots.get(event_id)
+            if cached is not None and cached.seq == seq:
+                return cached
+            fresh = await read()
+            self._snapshots[event_id] = fresh
+            return fresh
+
     def channel(self, event_id: int) -> str:
         return ShardKeys(shard_of(event_id, self._settings.shards)).seat_channel(event_id)
 
@@ -112,19 +137,25 @@ class SeatFeed:
         watchers = self._watchers.setdefault(channel, set())
         watchers.add(watcher)
         try:
-            if channel not in self._confirmed:
-                self._confirmed[channel] = asyncio.Event()
-                await self._pubsub.subscribe(channel)
+            # Subscribing and unsubscribing take turns, so a last socket leaving can never
+            # unsubscribe a channel a new socket has just subscribed to.
+            async with self._subscribing:
+                if channel not in self._confirmed:
+                    self._confirmed[channel] = asyncio.Event()
+                    await self._pubsub.subscribe(channel)
+                confirmed = self._confirmed[channel]
             async with asyncio.timeout(_SUBSCRIBE_TIMEOUT):
-                await self._confirmed[channel].wait()
+                await confirmed.wait()
             yield watcher
         finally:
             watchers.discard(watcher)
-            if not watchers:
-                del self._watchers[channel]
-                self._confirmed.pop(channel, None)
-                with contextlib.suppress(RedisError):
-                    await self._pubsub.unsubscribe(channel)
+            async with self._subscribing:
+                if not watchers and self._watchers.get(channel) is watchers:
+                    del self._watchers[channel]
+                    self._confirmed.pop(channel, None)
+                    self._snapshots.pop(event_id, None)
+                    with contextlib.suppress(RedisError):
+                        await self._pubsub.unsubscribe(channel)
 
     async def _read(self) -> None:
         assert self._pubsub is not None

@@ -110,9 +110,13 @@ class SessionEvent:
 def verify(payload: bytes, signature: str | None, secret: str) -> SessionEvent | None:
     """The event if its signature is good and recent; None for a type not handled here."""
     try:
-        event = stripe.Webhook.construct_event(
-            payload, signature, secret, tolerance=TOLERANCE_SECONDS
-        )
+        # Stripe signs the body as text: bytes that are not UTF-8 cannot carry a valid signature,
+        # and must be refused as such before anything tries to parse them.
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidSignature("The Stripe-Signature header is missing, wrong or too old") from None
+    try:
+        event = stripe.Webhook.construct_event(text, signature, secret, tolerance=TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError:
         raise InvalidSignature("The Stripe-Signature header is missing, wrong or too old") from None
     except ValueError:  # signed, yet not a JSON event

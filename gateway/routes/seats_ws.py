@@ -23,7 +23,7 @@ from engine.waiting import cancel_and_wait
 from gateway.appkeys import DATABASE, REDIS, SEAT_FEED, SETTINGS, WEBSOCKET_CAP
 from gateway.auth.guard import public
 from gateway.limits import client_ip
-from gateway.seatfeed import Watcher
+from gateway.seatfeed import Snapshot, Watcher
 from gateway.wire import dumps, path_id
 from persistence import DatabaseUnavailable
 from persistence.catalog import event_seat_map
@@ -35,27 +35,32 @@ routes = web.RouteTableDef()
 _HEARTBEAT_SECONDS: Final = 20.0
 
 
-async def _current_statuses(app: web.Application, event_id: int) -> tuple[int, dict[int, str]]:
+async def _read_snapshot(app: web.Application, event_id: int) -> Snapshot:
+    """The event's statuses and sequence number as one ready-to-send message."""
     snapshot = await read_snapshot(app[REDIS], app[SETTINGS].engine, event_id)
     if snapshot is not None:
-        return snapshot.seq, {seat: status.value for seat, status in snapshot.statuses.items()}
-    # The engine has not loaded this event yet, so nothing has changed since MariaDB's rows.
-    async with app[DATABASE].transaction() as conn:
-        seats = await event_seat_map(conn, event_id)
-    if not seats:
-        raise NotFound("No such event")
-    return 0, {seat.id: seat.status.value for seat in seats}
+        seq = snapshot.seq
+        statuses = {seat: status.value for seat, status in snapshot.statuses.items()}
+    else:
+        # The engine has not loaded this event yet, so nothing has changed since MariaDB's rows.
+        async with app[DATABASE].transaction() as conn:
+            seats = await event_seat_map(conn, event_id)
+        if not seats:
+            raise NotFound("No such event")
+        seq, statuses = 0, {seat.id: seat.status.value for seat in seats}
+    seats_wire = [{"seat_id": seat, "status": status} for seat, status in statuses.items()]
+    text = dumps({"type": "snapshot", "event_id": event_id, "seq": seq, "seats": seats_wire})
+    return Snapshot(seq=seq, text=text)
 
 
-def _snapshot_text(event_id: int, seq: int, statuses: dict[int, str]) -> str:
-    seats = [{"seat_id": seat, "status": status} for seat, status in statuses.items()]
-    return dumps({"type": "snapshot", "event_id": event_id, "seq": seq, "seats": seats})
+async def _current_snapshot(app: web.Application, event_id: int) -> Snapshot:
+    return await app[SEAT_FEED].snapshot(event_id, lambda: _read_snapshot(app, event_id))
 
 
 async def _send_snapshot(ws: web.WebSocketResponse, app: web.Application, event_id: int) -> int:
-    seq, statuses = await _current_statuses(app, event_id)
-    await ws.send_str(_snapshot_text(event_id, seq, statuses))
-    return seq
+    snapshot = await _current_snapshot(app, event_id)
+    await ws.send_str(snapshot.text)
+    return snapshot.seq
 
 
 async def _forward(
@@ -90,10 +95,10 @@ async def _serve_seat_map(request: web.Request, ws: web.WebSocketResponse, event
     try:
         async with app[SEAT_FEED].watch(event_id) as watcher:
             # Subscribed first, snapshot second: nothing published in between is missed.
-            seq, statuses = await _current_statuses(app, event_id)
+            snapshot = await _current_snapshot(app, event_id)
             await ws.prepare(request)
-            await ws.send_str(_snapshot_text(event_id, seq, statuses))
-            forwarding = asyncio.create_task(_forward(ws, app, event_id, watcher, seq))
+            await ws.send_str(snapshot.text)
+            forwarding = asyncio.create_task(_forward(ws, app, event_id, watcher, snapshot.seq))
             watcher.forwarder = forwarding
             if watcher.stopped:  # closed while the snapshot was being read
                 forwarding.cancel()

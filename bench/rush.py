@@ -1,0 +1,322 @@
+"""The whole stack over HTTP and websockets, as an on-sale rush really looks.
+
+Private Redis and MariaDB, then the Procfile's processes (web, engine, sweeper) as children on a
+free loopback port, with the local checkout (no Stripe key) and short holds, so that expiry
+happens within the run. One event of S seats, K buyers (bearer tokens minted directly, so argon2
+plays no part) and W seat-map websockets. At the start signal every buyer tries to hold 1-4 seats
+with the rush's demand shape; holders pay through the local checkout, release, or walk away.
+Afterwards, once every hold has ended and the journal has drained, the invariants are checked
+(`bench.invariants`); a broken one fails the run.
+
+    python -m bench.rush [--seats 20000] [--buyers 5000] [--watchers 500] [--pay-share 0.3]
+                         [--release-share 0.1] [--hold-ttl 30] [--in-flight 1000] [--quick]
+                         [--out bench/results] [--logs DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Coroutine
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import aiohttp
+import uvloop
+from redis.asyncio import Redis
+
+from bench.buyers import SeatMap
+from bench.invariants import InvariantBroken, check
+from bench.procstats import UsageMeter, server_pids
+from bench.report import write_report
+from bench.shoppers import MAX_SEATS, Shoppers
+from bench.stack import (
+    Children,
+    SeededEvent,
+    Servers,
+    private_servers,
+    procfile,
+    seed_event,
+    settings_for,
+    wait_for_owners,
+    wait_until_ready,
+)
+from bench.summary import Measured, summarise
+from bench.watchers import LiveMap, Watchers
+from bench.writebehind import LagSampler, wait_drained
+from config import Settings
+from devstack.servers import LOOPBACK, free_port
+from domain.statuses import Role, SeatStatus
+from engine.redis_client import connect_redis
+from gateway.auth.tokens import TokenCodec
+from persistence import Database
+from persistence.migrate import migrate
+
+T = TypeVar("T")
+
+log = logging.getLogger("bench.rush")
+
+LAG_SAMPLES: Final = 500
+RUSH_WITHIN_S: Final = 240.0
+HTTP_TIMEOUT_S: Final = 30.0
+TOKEN_TTL_S: Final = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class RushConfig:
+    seats: int
+    buyers: int
+    watchers: int
+    pay_share: float
+    release_share: float
+    hold_ttl_s: float
+    in_flight: int
+    logs: Path | None  # where the children's logs are kept; None: thrown away
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """The running system as the load client reaches it."""
+
+    base_url: str
+    settings: Settings
+    db: Database
+    redis: Redis
+    event: SeededEvent
+
+
+def environment(servers: Servers, config: RushConfig) -> dict[str, str]:
+    """The settings every child gets (and the load client reads back with `settings_for`)."""
+    port = free_port()
+    return {
+        "RUSHQUEUE_ENV": "development",
+        "REDIS_URL": servers.redis_url,
+        "DATABASE_URL": servers.database_url,
+        "HTTP_HOST": LOOPBACK,
+        "HTTP_PORT": str(port),
+        "PUBLIC_URL": f"http://{LOOPBACK}:{port}",
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "ARGON2_PROFILE": "cheapest",
+        "HOLD_TTL_SECONDS": str(config.hold_ttl_s),
+        "STRIPE_SECRET_KEY": "",  # empty counts as unset: the local checkout
+        # Rate limits stay on, as in production, but every watcher shares one loopback address,
+        # so the per-client websocket cap must admit them all.
+        "WS_MAX_PER_IP": str(config.watchers),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+async def run(config: RushConfig) -> dict[str, Any]:
+    async with private_servers() as servers:
+        env = environment(servers, config)
+        settings = settings_for(servers, **env)
+        db = await Database.connect(settings.database)
+        redis = connect_redis(settings.redis)
+        try:
+            await migrate(db)
+            event = await seed_event(
+                db, seats=config.seats, buyers=config.buyers, max_per_buyer=MAX_SEATS
+            )
+            codec = TokenCodec(settings.jwt_secret, ttl_seconds=TOKEN_TTL_S)
+            buyers = [(user, codec.issue(user, Role.BUYER).token) for user in event.user_ids]
+            stack = Stack(settings.http.public_url, settings, db, redis, event)
+            with tempfile.TemporaryDirectory(prefix="rushqueue-rush-") as scratch:
+                logs = config.logs or Path(scratch)
+                logs.mkdir(parents=True, exist_ok=True)
+                children = Children(env, logs)
+                commands = procfile()
+                # The gateway last, so that it is stopped first: its shutdown still talks to
+                # the engine (the outbox worker's jobs in hand).
+                for name in sorted(commands, key=lambda name: name == "web"):
+                    children.spawn(name, commands[name])
+                try:
+                    await wait_until_ready(stack.base_url, children)
+                    await wait_for_owners(servers.redis_url, settings.engine.shards)
+                    pids = {
+                        **children.pids,
+                        **await server_pids(redis, db),
+                        "load-client": os.getpid(),
+                    }
+                    measured = await rush(config, stack, buyers, UsageMeter(pids))
+                    if exited := children.exited():
+                        raise RuntimeError(f"children exited during the run: {exited}")
+                finally:
+                    exits = children.stop(in_turn=True)
+                complaints = children.complaints()
+                problems = [
+                    f"{name} exited with {code} when stopped:\n{children.log_tail(name)}"
+                    for name, (code, _) in exits.items()
+                    if code != 0
+                ]
+            try:
+                stored = await check(
+                    db,
+                    redis,
+                    settings.engine,
+                    event.event_id,
+                    measured.tally.grants,
+                    unanswered_holds=measured.tally.unanswered_holds,
+                )
+            except InvariantBroken as exc:
+                problems += str(exc).splitlines()
+                stored = {}
+        finally:
+            await redis.aclose()
+            await db.close()
+    setup = {
+        **asdict(config),
+        "logs": None if config.logs is None else str(config.logs),
+        "shards": settings.engine.shards,
+        "event_id": event.event_id,
+    }
+    return {
+        **summarise(measured, setup),
+        "stored": stored,
+        "exits": {name: ended._asdict() for name, ended in exits.items()},
+        "child_logs": complaints,
+        "invariants": problems or "ok",
+    }
+
+
+async def rush(
+    config: RushConfig, stack: Stack, buyers: list[tuple[int, str]], meter: UsageMeter
+) -> Measured:
+    seat_map = SeatMap(stack.event.seat_ids)
+    live = LiveMap(seat_map)
+    lag = LagSampler(stack.db, every=len(buyers) // LAG_SAMPLES)
+    shards = stack.settings.engine.shards
+    ws_url = f"{stack.base_url}/api/v1/events/{stack.event.event_id}/seats/ws"
+    http = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=config.in_flight),
+        timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S),
+    )
+    # Websockets keep their connection for good: a pool of their own, one each.
+    sockets = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=config.watchers))
+    async with http, sockets:
+        watchers = Watchers(sockets, ws_url, config.watchers, live)
+        try:
+            await watchers.open()
+            shoppers = Shoppers(
+                http,
+                stack.base_url,
+                stack.event.event_id,
+                seat_map,
+                pay_share=config.pay_share,
+                release_share=config.release_share,
+                in_flight=config.in_flight,
+                seed=stack.event.event_id,
+                on_grant=lag.offer,
+            )
+
+            async def shop() -> float:
+                try:
+                    async with asyncio.timeout(RUSH_WITHIN_S):
+                        await shoppers.run(buyers)
+                finally:
+                    lag.rush_over()
+                return time.perf_counter()
+
+            log.info(
+                "%d seat maps open after %.1f s; %d buyers go",
+                config.watchers,
+                watchers.stats.open_s,
+                len(buyers),
+            )
+            meter.start()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(lag.run())
+                shopping = group.create_task(shop())
+            log.info("every buyer is done; waiting for the journal, then for expiries")
+            drained_s = await wait_drained(stack.redis, shards)
+            settled_s = await _settled(live, config, stack.settings, shopping.result())
+            await wait_drained(stack.redis, shards)
+            usage = meter.finish()
+        finally:
+            await watchers.close()
+    return Measured(
+        tally=shoppers.tally,
+        feed=watchers.stats,
+        lag=lag,
+        sold_out_at=live.sold_out_at,
+        done=shopping.result(),
+        drained_s=drained_s,
+        settled_s=settled_s,
+        usage=usage,
+    )
+
+
+async def _settled(
+    live: LiveMap, config: RushConfig, settings: Settings, rush_done: float
+) -> float | None:
+    """Seconds from the end of the rush until no seat is held (the holds nobody paid for or
+    released have expired), or None if that did not happen in time."""
+    engine = settings.engine
+    within = config.hold_ttl_s + engine.sweep_interval_seconds + engine.sweep_grace_seconds + 30
+    try:
+        await live.wait_until(lambda seats: seats.count(SeatStatus.HELD) == 0, within)
+    except TimeoutError:
+        log.warning("seats are still held %.0fs after the rush", within)
+        return None
+    return round(time.perf_counter() - rush_done, 2)
+
+
+async def _interruptible(work: Coroutine[Any, Any, T]) -> T:
+    """`work`, cancelled by SIGTERM or SIGINT, so that its cleanup stops the servers and the
+    children it started (they run in sessions of their own and would outlive it)."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    return await task
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.rush")
+    parser.add_argument("--seats", type=int, default=20_000)
+    parser.add_argument("--buyers", type=int, default=5_000)
+    parser.add_argument("--watchers", type=int, default=500)
+    parser.add_argument("--pay-share", type=float, default=0.3)
+    parser.add_argument("--release-share", type=float, default=0.1)
+    parser.add_argument("--hold-ttl", type=float, default=30.0, help="HOLD_TTL_SECONDS")
+    parser.add_argument("--in-flight", type=int, default=1000, help="buyers shopping at once")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--logs", type=Path, help="keep the children's logs in this folder")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.seats, args.buyers = min(args.seats, 300), min(args.buyers, 150)
+        args.watchers, args.hold_ttl = min(args.watchers, 10), min(args.hold_ttl, 10.0)
+    if min(args.seats, args.buyers, args.watchers, args.in_flight) < 1:
+        parser.error("--seats, --buyers, --watchers and --in-flight must be at least 1")
+    if not 0 <= args.pay_share + args.release_share <= 1:
+        parser.error("--pay-share plus --release-share must lie between 0 and 1")
+    config = RushConfig(
+        seats=args.seats,
+        buyers=args.buyers,
+        watchers=args.watchers,
+        pay_share=args.pay_share,
+        release_share=args.release_share,
+        hold_ttl_s=args.hold_ttl,
+        in_flight=args.in_flight,
+        logs=args.logs,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    result = uvloop.run(_interruptible(run(config)))
+    command = " ".join(["python -m bench.rush", *(sys.argv[1:] if argv is None else argv)])
+    print(write_report("rush", {"command": command, **result}, args.out))
+    if result["invariants"] != "ok":
+        print("INVARIANT BROKEN:\n" + "\n".join(result["invariants"]), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Both benchmarks at their quick sizes, as a user runs them: each must exit 0, write its JSON
+report and find its invariants kept. Nothing about speed is asserted; that is the machine's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+import pytest
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+RUN_WITHIN: Final = 220.0
+
+
+def run_quick(module: str, out: Path) -> dict[str, Any]:
+    """Run `python -m <module> --quick --out <out>` and return the report it wrote."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, "--quick", "--out", str(out)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=RUN_WITHIN)
+    finally:
+        if process.poll() is None:
+            # SIGTERM first: the benchmark then stops the servers and processes it started.
+            process.terminate()
+            try:
+                process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 0, f"{module} exited with {process.returncode}:\n{output}"
+    reports = list(out.glob("*.json"))
+    assert len(reports) == 1, f"expected one report in {out}, found {reports}"
+    report: dict[str, Any] = orjson.loads(reports[0].read_bytes())
+    return report
+
+
+@pytest.mark.timeout(240)
+def test_engine_benchmark_keeps_its_invariants(tmp_path: Path) -> None:
+    report = run_quick("bench.engine", tmp_path)
+
+    assert report["benchmark"] == "engine"
+    assert report["configurations"]
+    assert all(row["invariants"] == "ok" for row in report["configurations"])
+
+
+@pytest.mark.timeout(240)
+def test_rush_keeps_its_invariants(tmp_path: Path) -> None:
+    report = run_quick("bench.rush", tmp_path)
+
+    assert report["benchmark"] == "rush"
+    assert report["invariants"] == "ok"
+    assert report["holds"]["granted"] > 0
+    assert report["websocket"]["messages"] > 0
+    assert all(usage["peak_rss_mib"] > 0 for usage in report["processes"].values())
