@@ -192,11 +192,24 @@ async def apply_journal(
     return len(fresh)
 
 
-async def enqueue_session_expiries(conn: Connection, hold_ids: Sequence[str]) -> None:
-    """Ask the outbox worker to expire these holds' checkout sessions (once each)."""
+_ENQUEUE_SESSION_EXPIRY: Final = (
+    "INSERT INTO outbox (kind, dedupe_key, payload) VALUES ('expire_session', %s, %s)"
+    " ON DUPLICATE KEY UPDATE id = id"
+)
+_REARM_SESSION_EXPIRY: Final = (
+    "INSERT INTO outbox (kind, dedupe_key, payload) VALUES ('expire_session', %s, %s)"
+    " ON DUPLICATE KEY UPDATE done_at = NULL, attempts = 0,"
+    " next_attempt_at = CURRENT_TIMESTAMP(6)"
+)
+
+
+async def enqueue_session_expiries(
+    conn: Connection, hold_ids: Sequence[str], *, rearm: bool = False
+) -> None:
+    """Ask the outbox worker to expire these holds' checkout sessions: once each, or, with
+    `rearm`, again even if an earlier request is done."""
     await conn.execute_many(
-        "INSERT INTO outbox (kind, dedupe_key, payload) VALUES ('expire_session', %s, %s)"
-        " ON DUPLICATE KEY UPDATE id = id",
+        _REARM_SESSION_EXPIRY if rearm else _ENQUEUE_SESSION_EXPIRY,
         [
             (f"expire_session:{hold_id}", orjson.dumps({"hold_id": hold_id}).decode())
             for hold_id in hold_ids

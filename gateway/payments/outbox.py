@@ -88,7 +88,7 @@ class OutboxWorker:
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             try:
-                done = await self.run_once()
+                done = await self.run_once(stopping)
             except DatabaseUnavailable as exc:
                 log.warning("outbox: MariaDB unavailable: %s", exc)
                 done = 0
@@ -99,11 +99,15 @@ class OutboxWorker:
             if not done:
                 await wait_until_set(stopping, self._poll_seconds)
 
-    async def run_once(self) -> int:
-        """Claim due jobs and perform them; return how many were claimed."""
+    async def run_once(self, stopping: asyncio.Event | None = None) -> int:
+        """Claim due jobs and perform them; return how many were claimed. Once `stopping` is
+        set only the job in hand is finished: the rest of the claim lapses after its lease and
+        any worker takes those jobs up again."""
         async with self._db.transaction() as conn:
             jobs = await claim_outbox(conn, limit=self._batch, lease_seconds=LEASE_SECONDS)
         for job in jobs:
+            if stopping is not None and stopping.is_set():
+                break
             await self._perform(job)
         return len(jobs)
 

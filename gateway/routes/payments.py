@@ -13,6 +13,7 @@ from aiohttp import web
 
 from domain.errors import Conflict, HoldNotActive, InvalidInput, NotFound
 from engine.client import new_command_id
+from engine.hold_records import read_hold
 from engine.protocol import BeginCheckoutRequest
 from gateway.appkeys import DATABASE, ENGINE, PAYMENTS, REDIS, SETTINGS
 from gateway.auth.guard import public
@@ -36,6 +37,7 @@ from persistence.payments import (
     open_payment,
     plan_payment,
 )
+from persistence.seat_state import enqueue_session_expiries
 
 routes = web.RouteTableDef()
 
@@ -97,7 +99,17 @@ async def checkout(request: web.Request) -> web.Response:
         payment = await open_payment(
             conn, payment.id, session_id=session.session_id, checkout_url=session.url
         )
+    await _expire_if_hold_ended(app, hold.id)
     return _opened(payment, hold_expires_at)
+
+
+async def _expire_if_hold_ended(app: web.Application, hold_id: str) -> None:
+    """If the hold ended while its session was being opened, the engine's request to expire
+    the session found no session yet and is done: ask again, now that there is one."""
+    current = await read_hold(app[REDIS], app[SETTINGS].engine, hold_id)
+    if current is not None and not current.status.is_active:
+        async with app[DATABASE].transaction() as conn:
+            await enqueue_session_expiries(conn, [hold_id], rearm=True)
 
 
 def _opened(payment: PaymentRow, hold_expires_at: datetime) -> web.Response:
