@@ -31,8 +31,9 @@ chaos: venv system-packages ## Fault suite (kill -9, SIGSTOP, Redis/MariaDB outa
 	CHAOS_SCALE=$(CHAOS_SCALE) $(BIN)/pytest -m chaos tests/chaos $(PYTEST_ARGS)
 
 # Each benchmark starts its own servers and processes; results go to bench/results/.
-bench: venv system-packages ## Benchmarks: the engine alone, then the whole stack in a rush (about 4 min on 2 cores)
+bench: venv system-packages ## Benchmarks: the engine alone, its memory, then the whole stack in a rush (about 2 min on 2 cores)
 	$(BIN)/python -m bench.engine
+	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.rush
 
 lint: venv ## ruff check, ruff format --check, mypy
