@@ -5,62 +5,37 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
 
 from config import Settings
 from devstack.servers import MariaDBServer
-from domain.catalog import EventSpec
 from domain.errors import EngineUnavailable
 from engine.client import EngineClient, new_command_id
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import HoldView, Reply
 from persistence import Database
-from persistence.catalog import create_event, create_venue, event_seat_map
 from persistence.migrate import migrate
 from persistence.users import create_user
-from tests.helpers.catalog import split_layout
+from tests.helpers.catalog import create_on_sale_event
 from tests.helpers.engine import EngineProcess, RunningEngine, ask_hold, journals_drained
-
-
-@pytest.fixture
-def private_mariadb(tmp_path: Path) -> Iterator[MariaDBServer]:
-    """A MariaDB of this test's own, so stopping it disturbs nobody else."""
-    server = MariaDBServer(tmp_path / "mariadb", durable=False).start()
-    yield server
-    server.stop()
 
 
 async def seed(db: Database, *, seats: int, buyers: int) -> tuple[int, list[int], list[int]]:
     """An on-sale event and some buyers: (event id, event seat ids, user ids)."""
-    now = datetime.now(UTC).replace(tzinfo=None)
+    event = await create_on_sale_event(
+        db, seats=seats, prices={"A": 1000}, max_seats_per_buyer=50, name="Fault Night"
+    )
     async with db.transaction() as conn:
-        venue_id = await create_venue(conn, split_layout("Fault Hall", seats, ["A"]))
-        event_id = await create_event(
-            conn,
-            EventSpec(
-                venue_id=venue_id,
-                name="Fault Night",
-                starts_at=now + timedelta(days=2),
-                sale_starts_at=now - timedelta(hours=1),
-                sale_ends_at=now + timedelta(days=1),
-                currency="EUR",
-                max_seats_per_buyer=50,
-                prices={"A": 1000},
-            ),
-        )
-        seat_ids = [seat.id for seat in await event_seat_map(conn, event_id)]
         users = [
             (
                 await create_user(conn, email=f"f{n}@example.com", name="F", password_hash="unused")
             ).id
             for n in range(buyers)
         ]
-    return event_id, seat_ids, users
+    return event.event_id, list(event.seat_ids), users
 
 
 async def held_in_mariadb(db: Database, event_id: int) -> dict[int, str]:

@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
+from devstack.servers import MariaDBServer
 from domain.catalog import CategorySpec, EventSpec, RowSpec, SectionSpec, VenueLayout, naive_utc
 from persistence.catalog import create_event, create_venue, event_seat_map
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
+    from pathlib import Path
 
     from persistence import Database
 
@@ -69,11 +71,60 @@ def split_layout(name: str, seats: int, categories: list[str]) -> VenueLayout:
     )
 
 
+_venues = itertools.count(1)
+
+
+async def create_on_sale_event(
+    db: Database,
+    *,
+    seats: int = 10,
+    prices: Mapping[str, int] | None = None,
+    max_seats_per_buyer: int = 6,
+    sale_starts_at: datetime | None = None,
+    sale_ends_at: datetime | None = None,
+    name: str = "Test Night",
+    currency: str = "EUR",
+) -> MadeEvent:
+    """A venue and an event on sale now (unless told otherwise) in any database, for tests
+    that run on a private server as well as for `make_event`."""
+    price_map = dict(prices or {"A": 5000})
+    now = naive_utc(datetime.now(UTC))
+    opens = naive_utc(sale_starts_at) if sale_starts_at else now - timedelta(hours=1)
+    closes = naive_utc(sale_ends_at) if sale_ends_at else max(opens, now) + timedelta(days=1)
+    layout = split_layout(f"Test Venue {next(_venues)}", seats, list(price_map))
+    async with db.transaction() as conn:
+        venue_id = await create_venue(conn, layout)
+        event_id = await create_event(
+            conn,
+            EventSpec(
+                venue_id=venue_id,
+                name=name,
+                starts_at=closes + timedelta(hours=1),
+                sale_starts_at=opens,
+                sale_ends_at=closes,
+                currency=currency,
+                max_seats_per_buyer=max_seats_per_buyer,
+                prices=price_map,
+            ),
+        )
+        seat_rows = await event_seat_map(conn, event_id)
+    return MadeEvent(
+        event_id=event_id,
+        venue_id=venue_id,
+        seat_ids=tuple(seat.id for seat in seat_rows),
+        seat_prices={seat.id: seat.price for seat in seat_rows},
+        prices=price_map,
+        currency=currency,
+        max_seats_per_buyer=max_seats_per_buyer,
+        sale_starts_at=opens,
+        sale_ends_at=closes,
+    )
+
+
 @pytest.fixture
 def make_event(db: Database) -> MakeEvent:
     """An async factory for an on-sale event (by default: 10 seats, one category "A" at 5000,
     EUR, sale open from an hour ago for a day). Datetimes may be aware or naive UTC."""
-    serial = itertools.count(1)
 
     async def make(
         *,
@@ -85,37 +136,23 @@ def make_event(db: Database) -> MakeEvent:
         name: str = "Test Night",
         currency: str = "EUR",
     ) -> MadeEvent:
-        price_map = dict(prices or {"A": 5000})
-        now = naive_utc(datetime.now(UTC))
-        opens = naive_utc(sale_starts_at) if sale_starts_at else now - timedelta(hours=1)
-        closes = naive_utc(sale_ends_at) if sale_ends_at else max(opens, now) + timedelta(days=1)
-        layout = split_layout(f"Test Venue {next(serial)}", seats, list(price_map))
-        async with db.transaction() as conn:
-            venue_id = await create_venue(conn, layout)
-            event_id = await create_event(
-                conn,
-                EventSpec(
-                    venue_id=venue_id,
-                    name=name,
-                    starts_at=closes + timedelta(hours=1),
-                    sale_starts_at=opens,
-                    sale_ends_at=closes,
-                    currency=currency,
-                    max_seats_per_buyer=max_seats_per_buyer,
-                    prices=price_map,
-                ),
-            )
-            seat_rows = await event_seat_map(conn, event_id)
-        return MadeEvent(
-            event_id=event_id,
-            venue_id=venue_id,
-            seat_ids=tuple(seat.id for seat in seat_rows),
-            seat_prices={seat.id: seat.price for seat in seat_rows},
-            prices=price_map,
-            currency=currency,
+        return await create_on_sale_event(
+            db,
+            seats=seats,
+            prices=prices,
             max_seats_per_buyer=max_seats_per_buyer,
-            sale_starts_at=opens,
-            sale_ends_at=closes,
+            sale_starts_at=sale_starts_at,
+            sale_ends_at=sale_ends_at,
+            name=name,
+            currency=currency,
         )
 
     return make
+
+
+@pytest.fixture
+def private_mariadb(tmp_path: Path) -> Iterator[MariaDBServer]:
+    """A MariaDB of the test's own, so stopping it disturbs nobody else."""
+    server = MariaDBServer(tmp_path / "mariadb", durable=False).start()
+    yield server
+    server.stop()

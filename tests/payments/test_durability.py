@@ -5,39 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 import pytest
 
 from devstack.servers import MariaDBServer
-from domain.catalog import EventSpec
 from engine.client import EngineClient, new_command_id
 from engine.protocol import ConfirmRequest
 from persistence import Database
-from persistence.catalog import create_event, create_venue, event_seat_map
 from persistence.migrate import migrate
-from tests.helpers.catalog import split_layout
+from tests.helpers.catalog import create_on_sale_event
 from tests.payments.conftest import eventually, invariant_violations
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from redis.asyncio import Redis
 
     from config import Settings
     from tests.helpers.catalog import MakeEvent
     from tests.helpers.fake_stripe import FakeStripe
     from tests.payments.conftest import OpenStack
-
-
-@pytest.fixture
-def private_mariadb(tmp_path: Path) -> Iterator[MariaDBServer]:
-    """A MariaDB of this test's own, so stopping it disturbs nobody else."""
-    server = MariaDBServer(tmp_path / "mariadb", durable=False).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -50,27 +37,6 @@ async def private_db(
     await database.close()
 
 
-async def seed_event(db: Database) -> tuple[int, tuple[int, ...]]:
-    now = datetime.now(UTC).replace(tzinfo=None)
-    async with db.transaction() as conn:
-        venue_id = await create_venue(conn, split_layout("Fault Hall", 2, ["A"]))
-        event_id = await create_event(
-            conn,
-            EventSpec(
-                venue_id=venue_id,
-                name="Fault Night",
-                starts_at=now + timedelta(days=2),
-                sale_starts_at=now - timedelta(hours=1),
-                sale_ends_at=now + timedelta(days=1),
-                currency="EUR",
-                max_seats_per_buyer=6,
-                prices={"A": 1000},
-            ),
-        )
-        seats = tuple(seat.id for seat in await event_seat_map(conn, event_id))
-    return event_id, seats
-
-
 @pytest.mark.timeout(120)
 async def test_mariadb_down_during_the_webhook_is_a_503_and_a_redelivery_books_once(
     open_stack: OpenStack,
@@ -79,7 +45,8 @@ async def test_mariadb_down_during_the_webhook_is_a_503_and_a_redelivery_books_o
     fake_stripe: FakeStripe,
 ) -> None:
     stack = await open_stack(database=private_db, DATABASE_URL=private_mariadb.url)
-    event_id, seats = await seed_event(private_db)
+    event = await create_on_sale_event(private_db, seats=2, prices={"A": 1000})
+    event_id, seats = event.event_id, event.seat_ids
     buyer = await stack.buyer()
     hold_id = await stack.hold(buyer, event_id, seats)
     session_id = await stack.open_checkout(buyer, hold_id)
