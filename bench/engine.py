@@ -190,7 +190,11 @@ async def reset(servers: Servers, db: Database) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    configs = [(1, 1), (2, 1), (4, 1), (8, 1), (8, 2)] if not args.quick else [(1, 1), (2, 2)]
+    configs = (
+        [(shards, processes) for processes in (1, 2) for shards in (1, 2, 4, 8)]
+        if not args.quick
+        else [(1, 1), (2, 2)]
+    )
     rows: list[dict[str, Any]] = []
     async with private_servers() as servers:
         settings = settings_for(servers)
