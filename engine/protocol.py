@@ -8,11 +8,13 @@ is stored under the command id so a retry or a lost reply can be answered again.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal, NotRequired, TypedDict
+from typing import Any, ClassVar, Final, NotRequired, TypedDict
 
 import orjson
 
@@ -67,22 +69,15 @@ def event_of_hold(hold_id: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-class HoldCommandWire(TypedDict):
+class CommandWire(TypedDict):
+    """A command on a shard queue. `type` names the command; the other keys are its fields."""
+
     id: str
-    type: Literal["hold"]
+    type: str
     reply_to: str | None
     event_id: int
-    user_id: int
-    seat_ids: list[int]
-
-
-class HoldRefCommandWire(TypedDict):
-    id: str
-    type: Literal["release", "expire", "begin_checkout", "confirm", "cancel_checkout"]
-    reply_to: str | None
-    event_id: int
-    hold_id: str
     user_id: NotRequired[int]
+    hold_id: NotRequired[str]
     seat_ids: NotRequired[list[int]]
 
 
@@ -111,78 +106,47 @@ class ReplyWire(TypedDict):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HoldRequest:
+    TYPE: ClassVar[CommandType] = CommandType.HOLD
+
     id: str
     reply_to: str | None
     event_id: int
     user_id: int
     seat_ids: tuple[int, ...]
 
-    def to_wire(self) -> HoldCommandWire:
-        return {
-            "id": self.id,
-            "type": "hold",
-            "reply_to": self.reply_to,
-            "event_id": self.event_id,
-            "user_id": self.user_id,
-            "seat_ids": list(self.seat_ids),
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReleaseRequest:
+    TYPE: ClassVar[CommandType] = CommandType.RELEASE
+
     id: str
     reply_to: str | None
     event_id: int
     hold_id: str
     user_id: int
 
-    def to_wire(self) -> HoldRefCommandWire:
-        return {
-            "id": self.id,
-            "type": "release",
-            "reply_to": self.reply_to,
-            "event_id": self.event_id,
-            "hold_id": self.hold_id,
-            "user_id": self.user_id,
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExpireRequest:
+    TYPE: ClassVar[CommandType] = CommandType.EXPIRE
+
     id: str
     reply_to: str | None
     event_id: int
     hold_id: str
-
-    def to_wire(self) -> HoldRefCommandWire:
-        return {
-            "id": self.id,
-            "type": "expire",
-            "reply_to": self.reply_to,
-            "event_id": self.event_id,
-            "hold_id": self.hold_id,
-        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BeginCheckoutRequest:
     """The holder is going to pay: the hold moves to `checkout`."""
 
+    TYPE: ClassVar[CommandType] = CommandType.BEGIN_CHECKOUT
+
     id: str
     reply_to: str | None
     event_id: int
     hold_id: str
     user_id: int
-
-    def to_wire(self) -> HoldRefCommandWire:
-        return {
-            "id": self.id,
-            "type": "begin_checkout",
-            "reply_to": self.reply_to,
-            "event_id": self.event_id,
-            "hold_id": self.hold_id,
-            "user_id": self.user_id,
-        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +157,8 @@ class ConfirmRequest:
     ended (expired, then paid in good faith) and must still be able to decide.
     """
 
+    TYPE: ClassVar[CommandType] = CommandType.CONFIRM
+
     id: str
     reply_to: str | None
     event_id: int
@@ -200,35 +166,17 @@ class ConfirmRequest:
     user_id: int
     seat_ids: tuple[int, ...]
 
-    def to_wire(self) -> HoldRefCommandWire:
-        return {
-            "id": self.id,
-            "type": "confirm",
-            "reply_to": self.reply_to,
-            "event_id": self.event_id,
-            "hold_id": self.hold_id,
-            "user_id": self.user_id,
-            "seat_ids": list(self.seat_ids),
-        }
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelCheckoutRequest:
     """The checkout ended unpaid (it expired, or an asynchronous payment failed)."""
 
+    TYPE: ClassVar[CommandType] = CommandType.CANCEL_CHECKOUT
+
     id: str
     reply_to: str | None
     event_id: int
     hold_id: str
-
-    def to_wire(self) -> HoldRefCommandWire:
-        return {
-            "id": self.id,
-            "type": "cancel_checkout",
-            "reply_to": self.reply_to,
-            "event_id": self.event_id,
-            "hold_id": self.hold_id,
-        }
 
 
 Command = (
@@ -246,59 +194,16 @@ class MalformedCommand(ValueError):
 
 
 def encode_command(command: Command) -> bytes:
-    return orjson.dumps(command.to_wire())
+    wire = {"type": command.TYPE.value}
+    wire.update((name, getattr(command, name)) for name in _FIELDS[type(command)])
+    return orjson.dumps(wire)
 
 
 def decode_command(raw: bytes | str) -> Command:
     try:
         wire = orjson.loads(raw)
-        kind = CommandType(wire["type"])
-        command_id = _str(wire["id"])
-        reply_to = None if wire.get("reply_to") is None else _str(wire["reply_to"])
-        event_id = _int(wire["event_id"])
-        if kind is CommandType.HOLD:
-            return HoldRequest(
-                id=command_id,
-                reply_to=reply_to,
-                event_id=event_id,
-                user_id=_int(wire["user_id"]),
-                seat_ids=tuple(_int(seat) for seat in wire["seat_ids"]),
-            )
-        hold_id = _str(wire["hold_id"])
-        match kind:
-            case CommandType.RELEASE:
-                return ReleaseRequest(
-                    id=command_id,
-                    reply_to=reply_to,
-                    event_id=event_id,
-                    hold_id=hold_id,
-                    user_id=_int(wire["user_id"]),
-                )
-            case CommandType.BEGIN_CHECKOUT:
-                return BeginCheckoutRequest(
-                    id=command_id,
-                    reply_to=reply_to,
-                    event_id=event_id,
-                    hold_id=hold_id,
-                    user_id=_int(wire["user_id"]),
-                )
-            case CommandType.CONFIRM:
-                return ConfirmRequest(
-                    id=command_id,
-                    reply_to=reply_to,
-                    event_id=event_id,
-                    hold_id=hold_id,
-                    user_id=_int(wire["user_id"]),
-                    seat_ids=tuple(_int(seat) for seat in wire["seat_ids"]),
-                )
-            case CommandType.CANCEL_CHECKOUT:
-                return CancelCheckoutRequest(
-                    id=command_id, reply_to=reply_to, event_id=event_id, hold_id=hold_id
-                )
-            case _:
-                return ExpireRequest(
-                    id=command_id, reply_to=reply_to, event_id=event_id, hold_id=hold_id
-                )
+        kind = _BY_TYPE[CommandType(wire["type"])]
+        return kind(**{name: _CHECKS[name](wire[name]) for name in _FIELDS[kind]})
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise MalformedCommand(str(exc)) from exc
 
@@ -313,6 +218,41 @@ def _str(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {value!r}")
     return value
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else _str(value)
+
+
+def _int_tuple(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {value!r}")
+    return tuple(_int(item) for item in value)
+
+
+_BY_TYPE: Final[dict[CommandType, type[Command]]] = {
+    kind.TYPE: kind
+    for kind in (
+        HoldRequest,
+        ReleaseRequest,
+        ExpireRequest,
+        BeginCheckoutRequest,
+        ConfirmRequest,
+        CancelCheckoutRequest,
+    )
+}
+_FIELDS: Final[dict[type[Command], tuple[str, ...]]] = {
+    kind: tuple(field.name for field in dataclasses.fields(kind)) for kind in _BY_TYPE.values()
+}
+# Every command field name has one wire type, whichever command it belongs to.
+_CHECKS: Final[dict[str, Callable[[Any], Any]]] = {
+    "id": _str,
+    "reply_to": _optional_str,
+    "event_id": _int,
+    "user_id": _int,
+    "hold_id": _str,
+    "seat_ids": _int_tuple,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
