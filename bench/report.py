@@ -97,7 +97,8 @@ def _rush_table(document: dict[str, Any]) -> str:
         f"| checkout outcomes | {_pairs(document['checkout']['outcomes'])} |",
         f"| seat maps open (first snapshot each) | {feed['all_open_s']} s |",
         f"| websocket push latency | {_latency(feed['push_latency'])}; "
-        f"{feed['messages']} messages, {feed['reconnects']} reconnects, {feed['gaps']} gaps |",
+        f"{feed['messages']} batches in {feed['frames']} frames, "
+        f"{feed['reconnects']} reconnects, {feed['gaps']} gaps |",
         f"| write-behind lag | {_latency(behind['lag'])}; {behind['unseen']} unseen |",
         f"| journal drained after the rush | {behind['drained_after_rush_s']} s |",
         f"| every hold ended after the rush | {_seconds(ended)} |",

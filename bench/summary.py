@@ -54,6 +54,7 @@ def summarise(measured: Measured, setup: dict[str, Any]) -> dict[str, Any]:
             "watchers": setup["watchers"],
             "all_open_s": feed.open_s,
             "messages": feed.messages,
+            "frames": feed.frames,
             "push_latency": percentiles(feed.push_latencies_s),
             "reconnects": feed.reconnects,
             "gaps": feed.gaps,

@@ -1,16 +1,17 @@
 """Seat-map websocket watchers: how late each change reaches a browser, and a live map for the
 buyers.
 
-Every watcher records, for each `seats` message, its receive time minus the message's `at` (the
-engine's decision time). Watcher 0 also keeps the full seat statuses: it feeds the buyers' shared
-`SeatMap` (as a seat-map UI shows taken seats) and tells the run when the event sold out and when
-no seat is held any more.
+Every watcher records, for each change batch (alone in a `seats` frame or one of a `batches`
+frame's), its receive time minus the batch's `at` (the engine's decision time). Watcher 0 also
+keeps the full seat statuses: it feeds the buyers' shared `SeatMap` (as a seat-map UI shows
+taken seats) and tells the run when the event sold out and when no seat is held any more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -32,7 +33,8 @@ RECONNECT_DELAY_MAX_S: Final = 8.0
 STABLE_AFTER_S: Final = 5.0  # a connection that lasted this long starts the delays afresh
 CLOSE_WITHIN_S: Final = 10.0
 OPEN_AT_ONCE: Final = 8
-_BULK_KEYS: Final = (',"changes":', ',"seats":')
+_BULK_KEYS: Final = (',"changes":', ',"seats":', ',"messages":')
+_AT_AND_SEQ: Final = re.compile(r'"at":(\d+),"seq":(\d+)')
 
 
 class LiveMap:
@@ -87,7 +89,8 @@ class LiveMap:
 @dataclass(slots=True)
 class FeedStats:
     push_latencies_s: list[float] = field(default_factory=list)
-    messages: int = 0
+    messages: int = 0  # change batches
+    frames: int = 0  # `seats` and `batches` frames: several batches may share one
     snapshots: int = 0
     reconnects: int = 0
     gaps: int = 0  # a `seats` message whose seq is not the previous one plus one
@@ -188,24 +191,37 @@ class Watchers:
                 self._snapshotted.add(index)
                 if len(self._snapshotted) == self._count:
                     self._all_snapshotted.set()
-            elif body["type"] == "seats":
+                continue
+            if body["type"] not in ("seats", "batches"):
+                continue
+            self.stats.frames += 1
+            for at_ms, batch_seq in _batches(text):
+                if batch_seq <= seq:  # already in the snapshot this socket resynced to
+                    continue
                 self.stats.messages += 1
-                self.stats.push_latencies_s.append((received_ms - body["at"]) / 1000)
-                if body["seq"] != seq + 1:
+                self.stats.push_latencies_s.append((received_ms - at_ms) / 1000)
+                if batch_seq != seq + 1:
                     self.stats.gaps += 1
-                seq = body["seq"]
-                if index == 0:
-                    self._live.apply(body["changes"])
+                seq = batch_seq
+            if index == 0:
+                inner = body["messages"] if body["type"] == "batches" else [body]
+                for batch in inner:
+                    self._live.apply(batch["changes"])
+
+
+def _batches(text: str) -> list[tuple[int, int]]:
+    """Each batch's decision time and seq, in order, without parsing the seat lists: the engine
+    writes `"at":…,"seq":…` in that order at the head of every batch."""
+    return [(int(at), int(seq)) for at, seq in _AT_AND_SEQ.findall(text)]
 
 
 def _header(text: str) -> dict[str, Any]:
     """A message without its seat list. Hundreds of watchers share this process, and parsing
     every list each time would make the load client the bottleneck; the gateway and the engine
     write the header fields (type, event_id, at, seq) before the list."""
-    for key in _BULK_KEYS:
-        cut = text.find(key)
-        if cut > 0:
-            header: dict[str, Any] = orjson.loads(text[:cut] + "}")
-            return header
+    cuts = [cut for cut in (text.find(key) for key in _BULK_KEYS) if cut > 0]
+    if cuts:
+        header: dict[str, Any] = orjson.loads(text[: min(cuts)] + "}")
+        return header
     whole: dict[str, Any] = orjson.loads(text)
     return whole

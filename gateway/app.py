@@ -22,6 +22,7 @@ from gateway.appkeys import (
     PASSWORDS,
     PAYMENTS,
     REDIS,
+    REVOCATIONS,
     SCHEDULER,
     SEAT_FEED,
     SETTINGS,
@@ -30,6 +31,7 @@ from gateway.appkeys import (
 )
 from gateway.auth.guard import auth_middleware
 from gateway.auth.passwords import PasswordHasher
+from gateway.auth.revocation import Revocations
 from gateway.auth.tokens import TokenCodec
 from gateway.limits import RateLimiter, WebsocketCap
 from gateway.middlewares import error_middleware
@@ -56,6 +58,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = connect_redis(app[SETTINGS].redis, extra_connections=2)
     # The limiter's script is registered once here and reused by every request.
     app[LIMITER] = RateLimiter(app[REDIS], app[SETTINGS].limits)
+    app[REVOCATIONS] = Revocations(
+        app[REDIS], remember_seconds=app[SETTINGS].revocation_cache_ms / 1000
+    )
     yield
     await app[REDIS].aclose()
 
@@ -68,7 +73,10 @@ async def _engine(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _seat_feed(app: web.Application) -> AsyncIterator[None]:
-    async with SeatFeed(app[REDIS], app[SETTINGS].engine) as feed:
+    settings = app[SETTINGS]
+    async with SeatFeed(
+        app[REDIS], settings.engine, push_window_seconds=settings.http.seat_push_window_ms / 1000
+    ) as feed:
         app[SEAT_FEED] = feed
         yield
 

@@ -10,6 +10,7 @@ from config import Settings
 from engine.client import EngineClient
 from gateway.auth.passwords import PasswordHasher
 from gateway.auth.principal import Principal
+from gateway.auth.revocation import Revocations
 from gateway.auth.tokens import TokenCodec
 from gateway.limits import RateLimiter, WebsocketCap
 from gateway.payments.provider import PaymentProvider
@@ -26,6 +27,7 @@ PAYMENTS = web.AppKey("payments", PaymentProvider)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)
 TOKENS = web.AppKey("tokens", TokenCodec)
 LIMITER = web.AppKey("limiter", RateLimiter)
+REVOCATIONS = web.AppKey("revocations", Revocations)
 WEBSOCKET_CAP = web.AppKey("websocket_cap", WebsocketCap)
 
 PRINCIPAL = web.RequestKey("principal", Principal)

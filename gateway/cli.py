@@ -26,8 +26,8 @@ from domain.errors import DomainError
 from domain.statuses import Role
 from engine.redis_client import connect_redis
 from gateway.app import make_app
-from gateway.auth.guard import revoke_user, unrevoke_user
 from gateway.auth.passwords import PasswordHasher
+from gateway.auth.revocation import revoke_user, unrevoke_user
 from gateway.routes.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from gateway.views.catalog import event_detail_view, venue_view
 from persistence import Database, DatabaseUnavailable

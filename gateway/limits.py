@@ -59,11 +59,6 @@ def user_key(rule: str, user_id: int) -> str:
     return f"{_tag(f'user:{user_id}')}:{rule}"
 
 
-def revoked_user_key(user_id: int) -> str:
-    """Present while tokens issued to a deleted user may still be unexpired."""
-    return f"{PREFIX}:revoked:{{user:{user_id}}}"
-
-
 # -- the limiter ---------------------------------------------------------------------------
 
 # KEYS: counters; ARGV: window ms then limit, per key. Returns 0, or the ms until the tightest

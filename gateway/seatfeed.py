@@ -2,9 +2,10 @@
 
 The engine publishes each batch's changes for an event once, as a ready-to-send JSON text with
 a sequence number. This process subscribes to an event's channel when its first socket opens
-and unsubscribes when its last one closes, parses each message's header once, and hands the same
-text to every socket's bounded queue. A socket whose queue is full is marked overflowed (and
-then dropped by its handler) instead of slowing the fan-out for everyone else.
+and unsubscribes when its last one closes, reads each message's sequence number once, paces the
+batches into frames (`gateway.pushwindow`), and hands the same bytes to every socket's bounded
+queue. A socket whose queue is full is marked overflowed (and then dropped by its handler)
+instead of slowing the fan-out for everyone else.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from redis.exceptions import RedisError
 from config import EngineSettings
 from engine.keys import ShardKeys, shard_of
 from engine.waiting import cancel_and_wait
+from gateway.pushwindow import RESYNC, FeedMessage, PushWindow
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +34,6 @@ log = logging.getLogger(__name__)
 _QUEUE_SIZE: Final = 64
 _POLL_SECONDS: Final = 1.0
 _SUBSCRIBE_TIMEOUT: Final = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class FeedMessage:
-    kind: str  # "seats" or "resync"
-    seq: int
-    text: str
-
-
-RESYNC: Final = FeedMessage(kind="resync", seq=0, text="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +69,12 @@ class Watcher:
 
 
 class SeatFeed:
-    def __init__(self, redis: Redis, settings: EngineSettings) -> None:
+    def __init__(
+        self, redis: Redis, settings: EngineSettings, *, push_window_seconds: float = 0.0
+    ) -> None:
         self._redis = redis
         self._settings = settings
+        self._push_window = PushWindow(push_window_seconds, self._fan_out)
         self._pubsub: PubSub | None = None
         self._watchers: dict[str, set[Watcher]] = {}
         self._confirmed: dict[str, asyncio.Event] = {}
@@ -101,6 +96,7 @@ class SeatFeed:
     ) -> None:
         if self._reader is not None:
             await cancel_and_wait(self._reader)
+        self._push_window.close()
         if self._pubsub is not None:
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
@@ -154,6 +150,7 @@ class SeatFeed:
                     del self._watchers[channel]
                     self._confirmed.pop(channel, None)
                     self._snapshots.pop(event_id, None)
+                    self._push_window.drop(channel)
                     with contextlib.suppress(RedisError):
                         await self._pubsub.unsubscribe(channel)
 
@@ -189,11 +186,21 @@ class SeatFeed:
             return
         if kind != "message":
             return
-        text = _text(message["data"])
-        header = orjson.loads(text)
-        parsed = FeedMessage(kind=header["type"], seq=int(header["seq"]), text=text)
+        data = message["data"]
+        data = data if isinstance(data, bytes) else str(data).encode()
+        header = orjson.loads(data)
+        seq = int(header["seq"])
+        if header["type"] == "seats":
+            self._push_window.add(channel, int(header["event_id"]), FeedMessage.batch(seq, data))
+        else:  # the engine's own resync notice, after what went before it
+            self._push_window.flush(channel)
+            self._fan_out(
+                channel, FeedMessage(kind=header["type"], seq=seq, data=data, first_seq=seq)
+            )
+
+    def _fan_out(self, channel: str, message: FeedMessage) -> None:
         for watcher in self._watchers.get(channel, ()):
-            watcher.offer(parsed)
+            watcher.offer(message)
 
 
 def _text(value: object) -> str:

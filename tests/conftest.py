@@ -86,6 +86,9 @@ def make_settings(
             "ENGINE_LEASE_TTL_MS": "1500",
             "ENGINE_DECISION_TIMEOUT_SECONDS": "5",
             "LOG_LEVEL": "DEBUG",
+            # A deletion must show on the very next request here; the one-second memory has
+            # its own tests (tests/gateway/test_revocation.py).
+            "AUTH_REVOCATION_CACHE_MS": "0",
         }
         env.update(overrides)
         return Settings.from_env(env)

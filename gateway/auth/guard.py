@@ -1,14 +1,8 @@
 """Deny by default: every /api/v1 route needs a bearer token unless its handler is `@public`.
 
 The guard reads the matched route's own handler, so marking a handler is the only way to open it
-and a new route is protected without anyone remembering to protect it.
-
-A token stays valid until it expires, so deleting a user (`python -m gateway delete-user`) also
-revokes them: a Redis key per deleted user that outlives every token issued before the deletion.
-The guard checks it on every protected request, one EXISTS round trip, which is cheaper than a
-database read and is seen by every gateway at once. If Redis cannot answer, the check is skipped
-with a warning rather than refusing every buyer: users are deleted rarely and by hand, and the
-routes that matter most (holds) need Redis anyway.
+and a new route is protected without anyone remembering to protect it. A protected request's
+user must also not be revoked (`gateway.auth.revocation`).
 """
 
 from __future__ import annotations
@@ -19,14 +13,10 @@ from typing import Final, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from domain.errors import Forbidden, NotAuthenticated
-from gateway.appkeys import PRINCIPAL, REDIS, TOKENS
+from gateway.appkeys import PRINCIPAL, REVOCATIONS, TOKENS
 from gateway.auth.principal import Principal
-from gateway.auth.tokens import CLOCK_SKEW_SECONDS
-from gateway.limits import revoked_user_key
 
 log = logging.getLogger(__name__)
 
@@ -69,28 +59,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     principal = principal_from(request)
     if principal is None:
         raise NotAuthenticated("Send 'Authorization: Bearer <token>'; log in to get one")
-    if await is_revoked(request.app[REDIS], principal.user_id):
+    if await request.app[REVOCATIONS].is_revoked(principal.user_id):
         raise NotAuthenticated("The account for this token no longer exists")
     request[PRINCIPAL] = principal
     return await handler(request)
-
-
-async def revoke_user(redis: Redis, user_id: int, *, token_ttl_seconds: int) -> None:
-    """Refuse every token already issued to `user_id`, for as long as one could be unexpired."""
-    await redis.set(revoked_user_key(user_id), 1, ex=token_ttl_seconds + CLOCK_SKEW_SECONDS)
-
-
-async def unrevoke_user(redis: Redis, user_id: int) -> None:
-    """Undo `revoke_user`, for a deletion that was refused after all."""
-    await redis.delete(revoked_user_key(user_id))
-
-
-async def is_revoked(redis: Redis, user_id: int) -> bool:
-    try:
-        return bool(await redis.exists(revoked_user_key(user_id)))
-    except RedisError as exc:
-        log.warning("token revocation not checked, Redis is unavailable: %s", exc)
-        return False
 
 
 def current_user(request: web.Request) -> Principal:

@@ -4,8 +4,12 @@ Protocol (server → client, JSON text):
 - `{"type": "snapshot", "event_id", "seq", "seats": [{"seat_id", "status"}]}` on connect and
   whenever the server notices it may have missed changes;
 - `{"type": "seats", "event_id", "at", "seq", "changes": [{"seat_id", "status"}]}` per decision
-  batch, `at` being the decision time in epoch milliseconds.
-`seq` rises by one per batch, so a client that sees a gap can ask again by reconnecting.
+  batch, `at` being the decision time in epoch milliseconds;
+- `{"type": "batches", "event_id", "seq", "messages": [<seats message>, ...]}`: consecutive
+  batches that arrived within `SEAT_PUSH_WINDOW_MS` of each other, in order, in one frame.
+`seq` rises by one per batch, so a client that sees a gap can ask again by reconnecting. After a
+fresh snapshot a `batches` frame may repeat batches the snapshot already covers: a client skips
+every batch whose `seq` is not above its own.
 """
 
 from __future__ import annotations
@@ -71,14 +75,14 @@ async def _forward(
     gateway is shutting down, or no snapshot is to be had."""
     while True:
         message = await watcher.queue.get()
-        if message.kind == "resync" or message.seq > seq + 1:
+        if message.kind == "resync" or message.first_seq > seq + 1:
             try:
                 seq = await _send_snapshot(ws, app, event_id)
             except (RedisError, OSError, DatabaseUnavailable) as exc:
                 log.warning("seat map for event %d cannot resync: %s", event_id, exc)
                 return
-        elif message.seq == seq + 1:
-            await ws.send_str(message.text)
+        elif message.seq > seq:
+            await ws.send_frame(message.data, WSMsgType.TEXT)
             seq = message.seq
 
 
@@ -121,7 +125,9 @@ async def _serve_seat_map(request: web.Request, ws: web.WebSocketResponse, event
 async def seat_updates(request: web.Request) -> web.WebSocketResponse:
     event_id = path_id(request)
     app = request.app
-    ws = web.WebSocketResponse(heartbeat=_HEARTBEAT_SECONDS, max_msg_size=1024)
+    # No per-message deflate: compressing every frame once per socket would cost more CPU than
+    # the whole fan-out, and a frame is usually a few hundred bytes.
+    ws = web.WebSocketResponse(heartbeat=_HEARTBEAT_SECONDS, max_msg_size=1024, compress=False)
     # The slot is taken before the upgrade, so a client over its cap gets a plain 429.
     with app[WEBSOCKET_CAP].hold_slot(client_ip(request)):
         await _serve_seat_map(request, ws, event_id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.seatfeed import FeedMessage, Watcher
+from gateway.pushwindow import FeedMessage
+from gateway.seatfeed import Watcher
 
 
 async def forever() -> None:
@@ -16,11 +17,11 @@ async def test_a_watcher_a_full_queue_behind_has_its_forwarder_cancelled() -> No
     watcher.forwarder = asyncio.create_task(forever())
     capacity = watcher.queue.maxsize
     for seq in range(1, capacity + 1):
-        watcher.offer(FeedMessage(kind="seats", seq=seq, text="{}"))
+        watcher.offer(FeedMessage.batch(seq, b"{}"))
     await asyncio.sleep(0)
     assert not watcher.forwarder.done(), "a full queue is still within bounds"
 
-    watcher.offer(FeedMessage(kind="seats", seq=capacity + 1, text="{}"))
+    watcher.offer(FeedMessage.batch(capacity + 1, b"{}"))
 
     await asyncio.wait({watcher.forwarder}, timeout=1)
     assert watcher.forwarder.cancelled()

@@ -197,6 +197,43 @@ async def test_changes_arrive_in_order_with_seq_rising_by_one(
     )
 
 
+async def test_batches_within_the_push_window_arrive_together_in_one_frame(
+    client: Client,
+    aiohttp_client: AiohttpClient,
+    make_settings: Callable[..., Settings],
+    engine: RunningEngine,
+    signup: Signup,
+    make_event: MakeEvent,
+) -> None:
+    """The first change after a quiet spell is pushed at once; the ones decided within the
+    window after it wait for the window's end and come as one `batches` frame, in order."""
+    paced = await aiohttp_client(make_app(make_settings(SEAT_PUSH_WINDOW_MS="3000")))
+    event = await make_event(seats=4)
+    alice, bob, carol = await signup(), await signup(), await signup()
+    s = event.seat_ids
+    await load_into_engine(client, alice.headers, event)
+
+    async with paced.ws_connect(ws_url(event.event_id)) as ws:
+        n, _ = await snapshot_of(ws, event.event_id)
+        await hold(client, alice.headers, event.event_id, [s[0]])
+        assert await change_of(ws, event.event_id, n + 1) == {s[0]: "held"}
+        await hold(client, bob.headers, event.event_id, [s[1]])
+        await hold(client, carol.headers, event.event_id, [s[2], s[3]])
+
+        frame = await receive(ws)
+        assert set(frame) == {"type", "event_id", "seq", "messages"}, frame
+        assert (frame["type"], frame["event_id"], frame["seq"]) == (
+            "batches",
+            event.event_id,
+            n + 3,
+        )
+        assert [inner["seq"] for inner in frame["messages"]] == [n + 2, n + 3]
+        assert [statuses_of(inner, "changes") for inner in frame["messages"]] == [
+            {s[1]: "held"},
+            {s[2]: "held", s[3]: "held"},
+        ]
+
+
 async def test_two_sockets_see_every_change_in_the_same_order(
     client: Client, engine: RunningEngine, buyers: Buyers, make_event: MakeEvent
 ) -> None:

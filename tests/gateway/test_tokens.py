@@ -154,3 +154,40 @@ def test_an_unknown_role_is_refused(codec: TokenCodec) -> None:
 def test_a_lifetime_must_be_positive() -> None:
     with pytest.raises(ValueError, match="ttl_seconds"):
         TokenCodec(SECRET, ttl_seconds=0)
+
+
+# -- verified tokens are remembered until they expire --------------------------------------
+
+
+def test_a_verified_token_is_not_verified_again(
+    codec: TokenCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = codec.issue(7, Role.BUYER).token
+    first = codec.decode(token)
+
+    def verify_again(*args: object, **kwargs: object) -> dict[str, Any]:
+        raise AssertionError("a remembered token was verified again")
+
+    monkeypatch.setattr(jwt, "decode", verify_again)
+    assert codec.decode(token) == first == Principal(user_id=7, role=Role.BUYER)
+
+
+def test_a_remembered_token_is_verified_afresh_once_it_has_expired(
+    codec: TokenCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issued = codec.issue(7, Role.BUYER)
+    codec.decode(issued.token)
+    later = issued.expires_at.timestamp() + 60
+    monkeypatch.setattr("gateway.auth.tokens.time.time", lambda: later)
+
+    def expired(*args: object, **kwargs: object) -> dict[str, Any]:
+        raise jwt.ExpiredSignatureError
+
+    monkeypatch.setattr(jwt, "decode", expired)
+    assert "expired" in refused(codec, issued.token)
+
+
+def test_a_refused_token_is_not_remembered(codec: TokenCodec) -> None:
+    forged = jwt.encode(claims(), OTHER_SECRET, algorithm="HS256")
+    refused(codec, forged)
+    assert "signature" in refused(codec, forged)
