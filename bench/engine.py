@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.buyers import SeatMap
+from bench.procstats import UsageMeter, server_pids
 from bench.report import write_report
 from bench.stack import (
     EngineProcesses,
@@ -225,8 +227,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         await wait_for_owners(servers.redis_url, shards)
                         client_settings = settings_for(servers, ENGINE_SHARDS=str(shards))
                         redis = connect_redis(client_settings.redis)
+                        meter = UsageMeter(
+                            {
+                                **engines.pids,
+                                "redis-server": (await server_pids(redis, db))["redis-server"],
+                                "load-client": os.getpid(),
+                            }
+                        )
                         async with EngineClient(redis, client_settings.engine) as client:
+                            meter.start()
                             outcome = await sell_out(client, events, args.buyers, seed=shards)
+                            usage = meter.finish()
                         await redis.aclose()
                         await check_invariants(servers, shards, outcome, db)
                     finally:
@@ -238,6 +249,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "decisions_per_s": round(outcome.per_second),
                     "seconds": round(outcome.seconds, 2),
                     "latency": percentiles(outcome.latencies),
+                    "cpu_s": {name: used["cpu_s"] for name, used in usage.items()},
+                    # What the engine could decide on a core of its own: the load client and
+                    # Redis share the machine's two cores with it here.
+                    "decisions_per_engine_cpu_s": _per_cpu_second(
+                        outcome.decisions,
+                        sum(
+                            used["cpu_s"]
+                            for name, used in usage.items()
+                            if name.startswith("engine")
+                        ),
+                    ),
                     "invariants": "ok",
                 }
                 log.info("%s", row)
@@ -246,6 +268,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             await db.close()
     return {"configurations": rows, "paced": paced_row}
+
+
+def _per_cpu_second(decisions: int, cpu_s: float) -> int | None:
+    return round(decisions / cpu_s) if cpu_s > 0 else None
 
 
 async def run_paced(

@@ -46,15 +46,19 @@ def write_report(name: str, result: dict[str, Any], out: Path) -> str:
 def _engine_table(result: dict[str, Any]) -> str:
     lines = [
         "| shards | engine processes | decisions | decisions/s | p50 ms | p99 ms | max ms "
+        "| CPU s: engine · Redis · load client | decisions per engine CPU-second "
         "| invariants |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
     ]
     for row in result["configurations"]:
-        latency = row["latency"]
+        latency, cpu = row["latency"], row["cpu_s"]
+        engine_cpu = sum(used for name, used in cpu.items() if name.startswith("engine"))
         lines.append(
             f"| {row['shards']} | {row['engine_processes']} | {row['decisions']} "
             f"| {row['decisions_per_s']} | {latency['p50_ms']} | {latency['p99_ms']} "
-            f"| {latency['max_ms']} | {row['invariants']} |"
+            f"| {latency['max_ms']} | {engine_cpu:.2f} · {cpu['redis-server']} · "
+            f"{cpu['load-client']} | {row['decisions_per_engine_cpu_s']} "
+            f"| {row['invariants']} |"
         )
     paced = result["paced"]
     lines.append("")
@@ -85,7 +89,7 @@ def _rush_table(document: dict[str, Any]) -> str:
         "|---|---|",
         f"| seats / buyers / watchers | {config['seats']} / {config['buyers']} / "
         f"{config['watchers']} (hold TTL {config['hold_ttl_s']} s, {config['in_flight']} in "
-        "flight) |",
+        f"flight, {config['web_processes']} web process(es)) |",
         f"| hold decisions | {holds['decisions']} ({holds['granted']} granted, "
         f"{holds['buyers_without_hold']} buyers without a hold, {holds['unanswered']} "
         "unanswered) |",

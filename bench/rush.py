@@ -79,6 +79,7 @@ class RushConfig:
     release_share: float
     hold_ttl_s: float
     in_flight: int
+    web_processes: int
     logs: Path | None  # where the children's logs are kept; None: thrown away
 
 
@@ -134,9 +135,14 @@ async def run(config: RushConfig) -> dict[str, Any]:
                 children = Children(env, logs)
                 commands = procfile()
                 # The gateway last, so that it is stopped first: its shutdown still talks to
-                # the engine (the outbox worker's jobs in hand).
+                # the engine (the outbox worker's jobs in hand). Several gateways share the
+                # port (SO_REUSEPORT) and the kernel spreads connections between them.
                 for name in sorted(commands, key=lambda name: name == "web"):
-                    children.spawn(name, commands[name])
+                    if name == "web" and config.web_processes > 1:
+                        for index in range(config.web_processes):
+                            children.spawn(f"web-{index}", commands[name])
+                    else:
+                        children.spawn(name, commands[name])
                 try:
                     await wait_until_ready(stack.base_url, children)
                     await wait_for_owners(servers.redis_url, settings.engine.shards)
@@ -287,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--release-share", type=float, default=0.1)
     parser.add_argument("--hold-ttl", type=float, default=30.0, help="HOLD_TTL_SECONDS")
     parser.add_argument("--in-flight", type=int, default=1000, help="buyers shopping at once")
+    parser.add_argument(
+        "--web-processes", type=int, default=1, help="gateway processes sharing the port"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--logs", type=Path, help="keep the children's logs in this folder")
@@ -294,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.seats, args.buyers = min(args.seats, 300), min(args.buyers, 150)
         args.watchers, args.hold_ttl = min(args.watchers, 10), min(args.hold_ttl, 10.0)
-    if min(args.seats, args.buyers, args.watchers, args.in_flight) < 1:
-        parser.error("--seats, --buyers, --watchers and --in-flight must be at least 1")
+    if min(args.seats, args.buyers, args.watchers, args.in_flight, args.web_processes) < 1:
+        parser.error(
+            "--seats, --buyers, --watchers, --in-flight and --web-processes must be at least 1"
+        )
     if not 0 <= args.pay_share + args.release_share <= 1:
         parser.error("--pay-share plus --release-share must lie between 0 and 1")
     config = RushConfig(
@@ -306,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         release_share=args.release_share,
         hold_ttl_s=args.hold_ttl,
         in_flight=args.in_flight,
+        web_processes=args.web_processes,
         logs=args.logs,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

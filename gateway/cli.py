@@ -135,6 +135,8 @@ def _serve(settings: Settings) -> None:
         make_app(settings),
         host=settings.http.host,
         port=settings.http.port,
+        # Several gateway processes may serve one port; the kernel spreads connections.
+        reuse_port=True,
         # SIGTERM stops intake at once; in-flight requests get this long before the loop stops.
         shutdown_timeout=5,
         # aiohttp arms this timer when a connection opens and again after each response, and
