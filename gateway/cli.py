@@ -137,6 +137,7 @@ def _serve(settings: Settings) -> None:
         port=settings.http.port,
         # Several gateway processes may serve one port; the kernel spreads connections.
         reuse_port=True,
+        backlog=settings.http.listen_backlog,
         # SIGTERM stops intake at once; in-flight requests get this long before the loop stops.
         shutdown_timeout=5,
         # aiohttp arms this timer when a connection opens and again after each response, and

@@ -1,0 +1,90 @@
+"""Settings from the environment: sensible local defaults, and a bad value stops start-up with
+one line naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import Environment, Settings, SettingsError
+from config.settings import DEV_JWT_SECRET
+
+PRODUCTION_SECRETS = {
+    "RUSHQUEUE_ENV": "production",
+    "JWT_SECRET": "p" * 40,
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
+}
+
+
+def refusal(env: dict[str, str]) -> str:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env)
+    return str(caught.value)
+
+
+def test_an_empty_environment_is_a_local_development_setup_on_loopback() -> None:
+    settings = Settings.from_env({})
+    assert settings.environment is Environment.DEVELOPMENT
+    assert settings.http.host == "127.0.0.1"
+    assert settings.jwt_secret == DEV_JWT_SECRET
+    assert settings.stripe.local_checkout
+    assert (settings.http.seat_push_window_ms, settings.http.listen_backlog) == (50, 4096)
+    assert settings.revocation_cache_ms == 1000
+
+
+def test_variables_override_the_defaults() -> None:
+    settings = Settings.from_env(
+        {
+            "HTTP_PORT": "9000",
+            "ENGINE_SHARDS": "8",
+            "HOLD_TTL_SECONDS": "90.5",
+            "SEAT_PUSH_WINDOW_MS": "0",
+            "HTTP_LISTEN_BACKLOG": "512",
+            "AUTH_REVOCATION_CACHE_MS": "0",
+            "RATE_LIMIT_HOLDS_PER_USER": "3/1",
+        }
+    )
+    assert settings.http.port == 9000
+    assert settings.http.public_url == "http://127.0.0.1:9000"
+    assert (settings.engine.shards, settings.engine.hold_ttl_seconds) == (8, 90.5)
+    assert (settings.http.seat_push_window_ms, settings.http.listen_backlog) == (0, 512)
+    assert settings.revocation_cache_ms == 0
+    assert (settings.limits.holds_per_user.count, settings.limits.holds_per_user.seconds) == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HTTP_PORT", "70000"),
+        ("HTTP_PORT", "eighty"),
+        ("ENGINE_SHARDS", "0"),
+        ("HOLD_TTL_SECONDS", "-1"),
+        ("SEAT_PUSH_WINDOW_MS", "-5"),
+        ("HTTP_LISTEN_BACKLOG", "0"),
+        ("AUTH_REVOCATION_CACHE_MS", "soon"),
+        ("RATE_LIMIT_HOLDS_PER_USER", "30"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("DATABASE_URL", "postgres://u:p@127.0.0.1/db"),
+        ("RATE_LIMITS", "maybe"),
+    ],
+)
+def test_a_malformed_value_is_refused_naming_its_variable(name: str, value: str) -> None:
+    message = refusal({name: value})
+    assert message.startswith(f"{name}={value!r} is invalid"), message
+    assert "\n" not in message
+
+
+def test_a_short_jwt_secret_is_refused() -> None:
+    assert "JWT_SECRET" in refusal({"JWT_SECRET": "short"})
+
+
+@pytest.mark.parametrize("missing", ["JWT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"])
+def test_production_refuses_to_start_with_a_development_default(missing: str) -> None:
+    env = {name: value for name, value in PRODUCTION_SECRETS.items() if name != missing}
+    assert missing in refusal(env)
+
+
+def test_production_starts_with_its_secrets_set() -> None:
+    settings = Settings.from_env(PRODUCTION_SECRETS)
+    assert settings.environment is Environment.PRODUCTION
+    assert not settings.stripe.local_checkout
