@@ -15,8 +15,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from domain.errors import Forbidden, NotAuthenticated
-from gateway.appkeys import PRINCIPAL, REVOCATIONS, TOKENS
+from domain.statuses import Role
+from gateway.appkeys import DATABASE, PRINCIPAL, REVOCATIONS, TOKENS
 from gateway.auth.principal import Principal
+from persistence.users import get_user
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +74,15 @@ def current_user(request: web.Request) -> Principal:
         raise NotAuthenticated("Log in first") from None
 
 
-def require_admin(request: web.Request) -> Principal:
+async def require_admin(request: web.Request) -> Principal:
+    """The caller, if they are an admin now. The token says what the role was when it was
+    issued; organizer requests are few and powerful, so the role is read afresh from the
+    database, and an admin demoted (or deleted) since loses the rights at once."""
     principal = current_user(request)
     if not principal.is_admin:
+        raise Forbidden("This needs the admin role")
+    async with request.app[DATABASE].transaction() as conn:
+        user = await get_user(conn, principal.user_id)
+    if user is None or user.role is not Role.ADMIN:
         raise Forbidden("This needs the admin role")
     return principal

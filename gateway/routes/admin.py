@@ -16,7 +16,7 @@ routes = web.RouteTableDef()
 
 @routes.post("/api/v1/admin/venues")
 async def create_venue_route(request: web.Request) -> web.Response:
-    require_admin(request)
+    await require_admin(request)
     layout = parse_venue_layout(await read_json_object(request))
     async with request.app[DATABASE].transaction() as conn:
         venue_id = await create_venue(conn, layout)
@@ -27,7 +27,7 @@ async def create_venue_route(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/admin/venues")
 async def list_venues_route(request: web.Request) -> web.Response:
-    require_admin(request)
+    await require_admin(request)
     async with request.app[DATABASE].transaction() as conn:
         venues = await list_venues(conn)
     return json_response({"venues": [venue_view(venue) for venue in venues]})
@@ -35,7 +35,7 @@ async def list_venues_route(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/admin/events")
 async def create_event_route(request: web.Request) -> web.Response:
-    require_admin(request)
+    await require_admin(request)
     spec = parse_event_spec(await read_json_object(request))
     async with request.app[DATABASE].transaction() as conn:
         event_id = await create_event(conn, spec)

@@ -18,12 +18,14 @@ if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
 
     from config import Settings
+    from persistence import Database
     from tests.helpers.catalog import MadeEvent, MakeEvent
     from tests.helpers.engine import RunningEngine
     from tests.helpers.users import SignedUp, Signup
 
     Client = TestClient[web.Request, web.Application]
 
+VENUES: Final = "/api/v1/admin/venues"
 HOLD_ID: Final = re.compile(r"h(?P<event>[0-9]+)_(?P<random>[0-9a-f]{32})")
 
 
@@ -127,3 +129,17 @@ async def test_every_admin_route_refuses_a_buyer_with_403(
         # The same request from an admin passes the role check (and fails later, or succeeds).
         allowed = await client.request(method, path, headers=admin.headers, json={})
         assert allowed.status != 403, (method, path)
+
+
+async def test_an_admin_demoted_since_their_token_was_issued_is_refused_at_once(
+    client: Client, db: Database, signup: Signup
+) -> None:
+    admin = await signup(role=Role.ADMIN)
+    assert (await client.get(VENUES, headers=admin.headers)).status == 200
+
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE users SET role = 'buyer' WHERE id = %s", (admin.user_id,))
+
+    refused = await client.get(VENUES, headers=admin.headers)
+    assert refused.status == 403, "the token still says admin; the database does not"
+    assert (await refused.json())["error"]["code"] == "forbidden"
