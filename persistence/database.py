@@ -91,6 +91,9 @@ class Database:
                 maxsize=settings.pool_max,
                 autocommit=False,
                 charset="utf8mb4",
+                # Times are stored as UTC: CURRENT_TIMESTAMP must agree with the UTC datetimes
+                # Python writes, whatever zone the server runs in.
+                init_command="SET time_zone = '+00:00'",
                 connect_timeout=5,
                 pool_recycle=600,
             )

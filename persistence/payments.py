@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -448,3 +448,21 @@ async def outbox_retry(conn: Connection, job_id: int, *, delay_seconds: float, e
         " last_error = %s WHERE id = %s AND done_at IS NULL",
         (round(delay_seconds * 1_000_000), error[:2000], job_id),
     )
+
+
+async def prune_finished(
+    conn: Connection, *, jobs_kept: timedelta, events_kept: timedelta, limit: int
+) -> int:
+    """Delete up to `limit` outbox jobs finished longer than `jobs_kept` ago and as many webhook
+    events handled longer than `events_kept` ago; return how many rows went."""
+    jobs = await conn.execute(
+        "DELETE FROM outbox WHERE done_at IS NOT NULL"
+        " AND done_at < CURRENT_TIMESTAMP(6) - INTERVAL %s SECOND LIMIT %s",
+        (int(jobs_kept.total_seconds()), limit),
+    )
+    events = await conn.execute(
+        "DELETE FROM payment_events"
+        " WHERE received_at < CURRENT_TIMESTAMP(6) - INTERVAL %s SECOND LIMIT %s",
+        (int(events_kept.total_seconds()), limit),
+    )
+    return jobs + events

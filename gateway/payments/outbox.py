@@ -7,6 +7,9 @@ Every web process runs one worker. Workers claim due rows with `FOR UPDATE SKIP 
 lease, so several processes share the work without doing a job twice at once; a failed job is
 retried with exponential back-off, and the provider's idempotency keys make a job that ran twice
 (its worker died before reporting) harmless.
+
+Workers also prune what would otherwise grow for ever: jobs finished a week ago, and handled
+webhook events a month old (Stripe redelivers an event for three days at most).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from engine.waiting import cancel_and_wait, wait_until_set
@@ -31,6 +34,7 @@ from persistence.payments import (
     get_payment,
     outbox_done,
     outbox_retry,
+    prune_finished,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +53,12 @@ BACKOFF_MAX_SECONDS: Final = 300.0
 # On shutdown the job in hand may finish for this long before it is cancelled (its lease then
 # hands it to another worker).
 _STOP_GRACE_SECONDS: Final = 10.0
+PRUNE_EVERY_SECONDS: Final = 3600.0
+PRUNE_BATCH: Final = 1000
+# A finished job is kept a while for an operator asking what happened to a payment.
+DONE_JOBS_KEPT: Final = timedelta(days=7)
+# Far past the provider's redelivery window, so a redelivered event is always recognised.
+HANDLED_EVENTS_KEPT: Final = timedelta(days=30)
 
 
 class JobNotReady(RuntimeError):
@@ -86,8 +96,13 @@ class OutboxWorker:
             await cancel_and_wait(task)
 
     async def run(self, stopping: asyncio.Event) -> None:
+        next_prune = 0.0
+        loop = asyncio.get_running_loop()
         while not stopping.is_set():
             try:
+                if loop.time() >= next_prune:
+                    await self.prune()
+                    next_prune = loop.time() + PRUNE_EVERY_SECONDS
                 done = await self.run_once(stopping)
             except DatabaseUnavailable as exc:
                 log.warning("outbox: MariaDB unavailable: %s", exc)
@@ -110,6 +125,22 @@ class OutboxWorker:
                 break
             await self._perform(job)
         return len(jobs)
+
+    async def prune(self) -> int:
+        """Delete finished jobs and handled events past their keeping time, a batch at a time
+        so that no transaction grows large; return how many rows went."""
+        pruned = 0
+        while True:
+            async with self._db.transaction() as conn:
+                deleted = await prune_finished(
+                    conn,
+                    jobs_kept=DONE_JOBS_KEPT,
+                    events_kept=HANDLED_EVENTS_KEPT,
+                    limit=PRUNE_BATCH,
+                )
+            pruned += deleted
+            if deleted < PRUNE_BATCH:
+                return pruned
 
     async def _perform(self, job: OutboxJob) -> None:
         try:

@@ -233,3 +233,33 @@ async def test_stopping_finishes_the_job_in_hand_then_ends(
     assert provider.expired == ["cs_0"]
     async with db.transaction() as conn:
         assert await conn.fetch_value("SELECT COUNT(*) FROM outbox WHERE done_at IS NULL") == 0
+
+
+async def test_pruning_removes_only_jobs_and_events_past_their_keeping_time(db: Database) -> None:
+    async with db.transaction() as conn:
+        for key, done_at in [
+            ("done-long-ago", "CURRENT_TIMESTAMP(6) - INTERVAL 8 DAY"),
+            ("done-recently", "CURRENT_TIMESTAMP(6) - INTERVAL 6 DAY"),
+            ("never-done", "NULL"),
+        ]:
+            await conn.execute(
+                "INSERT INTO outbox (kind, dedupe_key, payload, done_at, created_at)"  # noqa: S608
+                f" VALUES ('refund', %s, '{{}}', {done_at}, CURRENT_TIMESTAMP(6) - INTERVAL 9 DAY)",
+                (key,),
+            )
+        for event_id, days in [("evt_old", 31), ("evt_recent", 29)]:
+            await conn.execute(
+                "INSERT INTO payment_events (id, type, received_at)"
+                " VALUES (%s, 'checkout.session.completed',"
+                " CURRENT_TIMESTAMP(6) - INTERVAL %s DAY)",
+                (event_id, days),
+            )
+
+    pruned = await OutboxWorker(db=db, provider=RecordingProvider()).prune()
+
+    assert pruned == 2
+    async with db.transaction() as conn:
+        kept_jobs = await conn.fetch_all("SELECT dedupe_key FROM outbox ORDER BY dedupe_key")
+        kept_events = await conn.fetch_all("SELECT id FROM payment_events")
+    assert [row["dedupe_key"] for row in kept_jobs] == ["done-recently", "never-done"]
+    assert [row["id"] for row in kept_events] == ["evt_recent"]
