@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from domain.errors import InvalidInput
+from domain.text import is_blank
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -317,7 +318,7 @@ def _items(body: dict[str, Any], key: str, path: str) -> list[Any]:
 
 def _text(body: dict[str, Any], key: str, path: str, max_length: int) -> str:
     text = _typed(body.get(key), path, str).strip()
-    if not text:
+    if is_blank(text):
         raise InvalidInput(f"'{path}' must not be empty", field=path)
     if len(text) > max_length:
         raise InvalidInput(f"'{path}' must be at most {max_length} characters", field=path)

@@ -8,6 +8,7 @@ from typing import Final
 from aiohttp import web
 
 from domain.errors import InvalidCredentials, NotAuthenticated
+from domain.text import is_blank
 from gateway.appkeys import DATABASE, LIMITER, PASSWORDS, TOKENS
 from gateway.auth.guard import current_user, public
 from gateway.limits import client_ip
@@ -55,7 +56,7 @@ def _password_problem(password: str) -> str | None:
 
 def _name_problem(name: str) -> str | None:
     stripped = name.strip()
-    if not stripped:
+    if is_blank(stripped):
         return "must not be blank"
     if len(stripped) > MAX_NAME_LENGTH:
         return f"must be at most {MAX_NAME_LENGTH} characters"

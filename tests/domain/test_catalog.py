@@ -81,6 +81,7 @@ def test_names_are_stripped() -> None:
     ("path", "value", "field", "words"),
     [
         (("name",), "   ", "name", "must not be empty"),
+        (("name",), "\u200b\ufeff", "name", "must not be empty"),
         (("name",), 3, "name", "must be a string"),
         (("name",), ..., "name", "is required"),
         (("name",), "x" * 201, "name", "at most 200"),

@@ -155,7 +155,7 @@ async def test_signup_accepts_passwords_at_the_length_limits(client: Client, pas
     assert response.status == 201
 
 
-@pytest.mark.parametrize("name", ["", "   ", "n" * 201])
+@pytest.mark.parametrize("name", ["", "   ", "\u200b\u200d", "\u202e", "n" * 201])
 async def test_signup_with_a_blank_or_long_name_is_422(client: Client, name: str) -> None:
     response = await client.post(SIGNUP, json=valid_signup(name=name))
 
