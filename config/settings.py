@@ -76,6 +76,9 @@ class HttpSettings:
     # A connection that has not sent a whole request head this long after it opened (or after
     # its last response) is closed: the slow-loris defence, see gateway.cli._serve.
     idle_timeout_seconds: float = 15.0
+    # The whole body must arrive this long after the handler starts reading it; a client that
+    # trickles it would otherwise hold a handler and a connection for as long as it likes.
+    body_timeout_seconds: float = 10.0
     # Seat changes for an event that arrive within this window of the last push go out together
     # in one websocket frame: under a rush, frames per socket, not bytes, cost the CPU.
     seat_push_window_ms: int = 50
@@ -212,6 +215,7 @@ class _Reader:
             public_url=self._get("PUBLIC_URL", f"http://127.0.0.1:{port}", _http_url),
             max_body_bytes=self._positive_int("HTTP_MAX_BODY_BYTES", 64 * 1024),
             idle_timeout_seconds=self._positive_float("HTTP_IDLE_TIMEOUT_SECONDS", 15.0),
+            body_timeout_seconds=self._positive_float("HTTP_BODY_TIMEOUT_SECONDS", 10.0),
             seat_push_window_ms=self._get("SEAT_PUSH_WINDOW_MS", 50, _at_least(int, 0)),
             listen_backlog=self._positive_int("HTTP_LISTEN_BACKLOG", 4096),
         )

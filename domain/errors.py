@@ -34,6 +34,13 @@ class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
 
 
+class RequestTimeout(DomainError):
+    """The request body did not arrive in time (a client trickling it byte by byte)."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class NotAuthenticated(DomainError):
     status = 401
     code = "unauthorized"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
@@ -9,7 +10,14 @@ from typing import Any, Final, TypeVar
 import orjson
 from aiohttp import web
 
-from domain.errors import InvalidInput, MalformedJson, NotFound, UnsupportedMediaType
+from domain.errors import (
+    InvalidInput,
+    MalformedJson,
+    NotFound,
+    RequestTimeout,
+    UnsupportedMediaType,
+)
+from gateway.appkeys import SETTINGS
 
 T = TypeVar("T")
 
@@ -32,7 +40,7 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, or a clear 415/422."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Send the body as application/json")
-    raw = await request.read()
+    raw = await read_body(request)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -40,6 +48,15 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("The body must be a JSON object")
     return body
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, or a 408 if it has not arrived within `HTTP_BODY_TIMEOUT_SECONDS`."""
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].http.body_timeout_seconds):
+            return await request.read()
+    except TimeoutError:
+        raise RequestTimeout("The request body did not arrive in time") from None
 
 
 def field(

@@ -26,7 +26,7 @@ from gateway.views.payments import (
     payment_state_body,
     payment_state_html,
 )
-from gateway.wire import json_response
+from gateway.wire import json_response, read_body
 from persistence.payments import (
     PaymentRow,
     PaymentStatus,
@@ -136,7 +136,9 @@ async def webhook(request: web.Request) -> web.Response:
     delivers again, which is harmless."""
     app = request.app
     handler = webhook_handler(app[SETTINGS], db=app[DATABASE], engine=app[ENGINE], redis=app[REDIS])
-    outcome = await handler.receive(await request.read(), request.headers.get("Stripe-Signature"))
+    outcome = await handler.receive(
+        await read_body(request), request.headers.get("Stripe-Signature")
+    )
     return json_response({"received": True, "outcome": outcome.value})
 
 

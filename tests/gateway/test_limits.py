@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 import time
 from typing import TYPE_CHECKING
 
 import aiohttp
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -328,7 +330,7 @@ def test_rate_limits_off_lifts_the_websocket_cap() -> None:
 async def served(
     redis_server: RedisServer, mariadb_server: MariaDBServer, db: Database
 ) -> AsyncIterator[int]:
-    """`python -m gateway serve` with a one-second idle timeout; yields its port."""
+    """`python -m gateway serve` with one-second idle and body timeouts; yields its port."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL",)}
     env.update(
@@ -339,6 +341,7 @@ async def served(
         LOG_LEVEL="INFO",
         HTTP_PORT=str(port),
         HTTP_IDLE_TIMEOUT_SECONDS="1",
+        HTTP_BODY_TIMEOUT_SECONDS="1",
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -391,3 +394,26 @@ async def test_a_client_that_finishes_its_request_in_time_is_answered(served: in
     writer.close()
 
     assert answer.startswith(b"HTTP/1.1 200")
+
+
+async def test_a_body_trickled_slower_than_the_body_timeout_gets_a_408(served: int) -> None:
+    reader, writer = await asyncio.open_connection(LOOPBACK, served)
+    started = time.monotonic()
+    writer.write(
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 100\r\n\r\n{"email": '
+    )
+    try:
+        async with asyncio.timeout(5):
+            head = await reader.readuntil(b"\r\n\r\n")
+            found = re.search(rb"Content-Length: (\d+)", head, re.IGNORECASE)
+            assert found is not None, head
+            body = orjson.loads(await reader.readexactly(int(found[1])))
+    finally:
+        writer.close()
+    elapsed = time.monotonic() - started
+
+    assert head.startswith(b"HTTP/1.1 408"), head
+    assert body["error"]["code"] == "request_timeout"
+    assert set(body["error"]) == {"status", "code", "message"}
+    assert 0.9 <= elapsed < 4
