@@ -2,7 +2,8 @@
 
 Most buyers want the same seats: 80% of picks come from the best 10% while any are left. A buyer
 who is refused learns which seats were taken (as a live seat map would show) and tries others,
-until it holds or the event is sold out.
+until it holds or the event is sold out. Seats that come free again (released, expired) are
+offered again, as a live seat map shows them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ class SeatMap:
 
     def __init__(self, seat_ids: Sequence[int]) -> None:
         cut = max(1, int(len(seat_ids) * BEST_SHARE))
+        self._best = frozenset(seat_ids[:cut])
+        self._all = frozenset(seat_ids)
         self._pools: list[list[int]] = [list(seat_ids[:cut]), list(seat_ids[cut:])]
         self._where: dict[int, tuple[int, int]] = {}
         for pool_index, pool in enumerate(self._pools):
@@ -50,3 +53,13 @@ class SeatMap:
             if last != seat:
                 pool[where[1]] = last
                 self._where[last] = where
+
+    def freed(self, seats: Iterable[int]) -> None:
+        """Offer seats again; seats this map never had are ignored."""
+        for seat in seats:
+            if seat in self._where or seat not in self._all:
+                continue
+            pool_index = 0 if seat in self._best else 1
+            pool = self._pools[pool_index]
+            self._where[seat] = (pool_index, len(pool))
+            pool.append(seat)

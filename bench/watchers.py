@@ -38,10 +38,8 @@ _AT_AND_SEQ: Final = re.compile(r'"at":(\d+),"seq":(\d+)')
 
 
 class LiveMap:
-    """One watcher's view of every seat's status, feeding the buyers' `SeatMap`.
-
-    `SeatMap` only ever loses seats, so a seat that is released or expires is not offered to the
-    buyers again; the status counts here still follow it."""
+    """One watcher's view of every seat's status, feeding the buyers' `SeatMap`: seats taken
+    leave it, seats released or expired come back."""
 
     def __init__(self, seat_map: SeatMap) -> None:
         self._seat_map = seat_map
@@ -59,6 +57,9 @@ class LiveMap:
         self._seat_map.taken(
             seat for seat, status in self._statuses.items() if status != SeatStatus.AVAILABLE
         )
+        self._seat_map.freed(
+            seat for seat, status in self._statuses.items() if status == SeatStatus.AVAILABLE
+        )
         self._changed()
 
     def apply(self, changes: list[dict[str, Any]]) -> None:
@@ -69,6 +70,9 @@ class LiveMap:
             self._statuses[seat] = status
         self._seat_map.taken(
             change["seat_id"] for change in changes if change["status"] != SeatStatus.AVAILABLE
+        )
+        self._seat_map.freed(
+            change["seat_id"] for change in changes if change["status"] == SeatStatus.AVAILABLE
         )
         self._changed()
 
