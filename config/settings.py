@@ -155,8 +155,9 @@ class Settings:
     jwt_secret: str
     limits: LimitSettings = LimitSettings()
     jwt_ttl_seconds: int = 3600
-    # How long a gateway trusts its last "is this user deleted?" answer (gateway.auth.revocation).
-    revocation_cache_ms: int = 1000
+    # The longest a gateway trusts its last "is this user deleted?" answer; a revocation notice
+    # ends it sooner (gateway.auth.revocation).
+    revocation_cache_ms: int = 60_000
     argon2_profile: str = "rfc9106-low-memory"
     log_level: str = "INFO"
 
@@ -263,7 +264,7 @@ class _Reader:
             jwt_secret=jwt_secret,
             limits=limits,
             jwt_ttl_seconds=self._positive_int("JWT_TTL_SECONDS", 3600),
-            revocation_cache_ms=self._get("AUTH_REVOCATION_CACHE_MS", 1000, _at_least(int, 0)),
+            revocation_cache_ms=self._get("AUTH_REVOCATION_CACHE_MS", 60_000, _at_least(int, 0)),
             argon2_profile=self._get(
                 "ARGON2_PROFILE", "rfc9106-low-memory", _one_of("rfc9106-low-memory", "cheapest")
             ),

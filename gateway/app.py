@@ -54,14 +54,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
-    # The engine client's reply reader and the seat feed each hold a connection for good.
-    app[REDIS] = connect_redis(app[SETTINGS].redis, extra_connections=2)
+    # The engine client's reply reader, the seat feed and the revocation listener each hold a
+    # connection for good.
+    app[REDIS] = connect_redis(app[SETTINGS].redis, extra_connections=3)
     # The limiter's script is registered once here and reused by every request.
     app[LIMITER] = RateLimiter(app[REDIS], app[SETTINGS].limits)
-    app[REVOCATIONS] = Revocations(
+    async with Revocations(
         app[REDIS], remember_seconds=app[SETTINGS].revocation_cache_ms / 1000
-    )
-    yield
+    ) as revocations:
+        app[REVOCATIONS] = revocations
+        yield
     await app[REDIS].aclose()
 
 

@@ -25,6 +25,7 @@ from domain.catalog import (
     MAX_SEATS_PER_BUYER,
 )
 from domain.statuses import HoldStatus, Role, SeatStatus
+from domain.text import invisible_bmp_class
 from gateway.payments.webhook import Outcome
 from persistence.payments import PaymentStatus
 
@@ -52,12 +53,9 @@ CATEGORY_NAME_MAX: Final = 100
 SECTION_NAME_MAX: Final = 32
 ROW_LABEL_MAX: Final = 16
 
-# Exactly the characters Python's `str.strip()` removes. Handlers strip names before checking
-# them, so "not blank" means "has a character outside this class".
-PYTHON_WHITESPACE: Final = (
-    r"\u0009-\u000d\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-NOT_BLANK: Final = f"[^{PYTHON_WHITESPACE}]"
+# Handlers refuse names with nothing visible in them (`domain.text.is_blank`), so "not blank"
+# means "has a character outside the invisible class".
+NOT_BLANK: Final = f"[^{invisible_bmp_class()}]"
 
 # gateway.routes.auth's email check, over the address as sent: the handler trims and lower-cases
 # it first, so upper-case letters are fine here.
@@ -450,7 +448,11 @@ and ignored (at most 1024 bytes a message). The server pings every 20 seconds.
   "available" | "held" | "booked"}]}`: every seat's status at `seq`.
 - Per decision batch: `{"type": "seats", "event_id": int, "at": int, "seq": int, "changes":
   [{"seat_id": int, "status": "available" | "held" | "booked"}]}`, where `at` is the decision's
-  time in epoch milliseconds and `seq` is one more than the previous message's.
+  time in epoch milliseconds and `seq` is one more than the previous batch's.
+- Batches decided within `SEAT_PUSH_WINDOW_MS` of the last push come together, in order, in one
+  frame: `{"type": "batches", "event_id": int, "seq": int, "messages": [<seats message>, ...]}`,
+  `seq` being the last one's. After a fresh snapshot a frame may repeat batches the snapshot
+  already covers: skip every batch whose `seq` is not above the client's own.
 
 A client that falls too far behind, whose map cannot be brought up to date (Redis lost), or
 whose server is shutting down is closed with code 1013 (try again later) and should reconnect,
