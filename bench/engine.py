@@ -36,9 +36,9 @@ from bench.stack import (
     wait_for_owners,
 )
 from bench.stats import percentiles
-from engine.client import EngineClient, new_command_id
+from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
-from engine.protocol import HoldRequest, RejectCode
+from engine.protocol import HoldRequest, RejectCode, new_command_id
 from engine.redis_client import connect_redis
 from persistence import Database
 from persistence.migrate import migrate

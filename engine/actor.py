@@ -33,6 +33,7 @@ from engine.protocol import (
     ReleaseRequest,
     Reply,
     decode_command,
+    may_repeat,
 )
 from engine.queue import ShardQueue
 from engine.recovery import ShardRecovery
@@ -186,7 +187,7 @@ class SeatActor:
 
     async def _stored_replies(self, commands: list[Command]) -> dict[str, bytes]:
         """Replies already decided for these command ids (a client retrying a request)."""
-        ids = list({c.id for c in commands if c.reply_to is not None})
+        ids = list({c.id for c in commands if c.reply_to is not None and may_repeat(c.id)})
         if not ids:
             return {}
         found: list[bytes | None] = await self._redis.mget(  # type: ignore[assignment]

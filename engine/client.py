@@ -33,10 +33,6 @@ _REPLY_WAIT_SECONDS: Final = 1.0
 _REPLY_DRAIN: Final = 512
 
 
-def new_command_id() -> str:
-    return uuid.uuid4().hex
-
-
 class EngineClient:
     def __init__(self, redis: Redis, settings: EngineSettings) -> None:
         self._redis = redis

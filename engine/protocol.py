@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import re
 import uuid
 from collections.abc import Callable
@@ -22,6 +23,11 @@ from domain import errors
 from domain.statuses import HoldStatus
 
 _HOLD_ID: Final = re.compile(r"^h(\d{1,18})_([0-9a-f]{32})$")
+# A command id minted by `new_command_id` is random and sent once, so no decision can be stored
+# for it yet and the actor skips the lookup. Every other id (one derived from a buyer's
+# Idempotency-Key, which a retry sends again) is looked up.
+_FRESH_PREFIX: Final = "f"
+_IDEMPOTENT_PREFIX: Final = "k"
 
 
 class CommandType(enum.StrEnum):
@@ -62,6 +68,22 @@ def new_hold_id(event_id: int) -> str:
     """A hold id carries its event so any process can route it to the owning shard; the random
     part makes it unguessable."""
     return f"h{event_id}_{uuid.uuid4().hex}"
+
+
+def new_command_id() -> str:
+    """An id for one submission; resubmitting a command under it is not allowed."""
+    return _FRESH_PREFIX + uuid.uuid4().hex
+
+
+def idempotent_command_id(scope: str, key: str) -> str:
+    """The same id for the same buyer's key within `scope`, so a retry is answered with the
+    first decision instead of being decided again."""
+    return _IDEMPOTENT_PREFIX + hashlib.sha256(f"{scope}:{key}".encode()).hexdigest()[:32]
+
+
+def may_repeat(command_id: str) -> bool:
+    """Whether this id may have been submitted (and decided) before."""
+    return not command_id.startswith(_FRESH_PREFIX)
 
 
 def event_of_hold(hold_id: str) -> int | None:

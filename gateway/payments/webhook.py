@@ -25,9 +25,8 @@ from redis.exceptions import RedisError
 
 from domain.errors import InvalidSignature, MalformedJson, Unavailable
 from domain.statuses import HoldStatus
-from engine.client import new_command_id
 from engine.hold_records import read_hold
-from engine.protocol import CancelCheckoutRequest, ConfirmRequest, RejectCode, Reply
+from engine.protocol import CancelCheckoutRequest, ConfirmRequest, RejectCode, Reply, new_command_id
 from persistence import DatabaseUnavailable
 from persistence.payments import (
     PaymentRow,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Final
 
 from aiohttp import web
 
 from domain.errors import InvalidInput
-from engine.client import new_command_id
-from engine.protocol import HoldRequest, ReleaseRequest
+from engine.protocol import HoldRequest, ReleaseRequest, idempotent_command_id, new_command_id
 from gateway.appkeys import ENGINE, LIMITER
 from gateway.auth.guard import current_user
 from gateway.hold_access import own_hold
@@ -47,8 +45,7 @@ def _command_id(request: web.Request, user_id: int, event_id: int) -> str:
             f"Idempotency-Key must be 1-{_MAX_KEY_LENGTH} printable characters",
             field="Idempotency-Key",
         )
-    digest = hashlib.sha256(f"{user_id}:{event_id}:{key}".encode()).hexdigest()[:32]
-    return f"k{digest}"
+    return idempotent_command_id(f"{user_id}:{event_id}", key)
 
 
 @routes.post("/api/v1/events/{id}/holds")

@@ -12,9 +12,8 @@ from typing import Final
 from aiohttp import web
 
 from domain.errors import Conflict, HoldNotActive, InvalidInput, NotFound
-from engine.client import new_command_id
 from engine.hold_records import read_hold
-from engine.protocol import BeginCheckoutRequest
+from engine.protocol import BeginCheckoutRequest, new_command_id
 from gateway.appkeys import DATABASE, ENGINE, PAYMENTS, REDIS, SETTINGS
 from gateway.auth.guard import public
 from gateway.hold_access import own_hold

@@ -16,8 +16,8 @@ from typing import Final
 
 from bench.stack import SeededEvent, seed_event
 from domain.errors import EngineUnavailable
-from engine.client import EngineClient, new_command_id
-from engine.protocol import Reply
+from engine.client import EngineClient
+from engine.protocol import Reply, idempotent_command_id
 from persistence import Database
 from tests.helpers.engine import ask_hold
 
@@ -53,11 +53,15 @@ def plan(event: SeededEvent, count: int, *, seed: int, seats: int | None = None)
     purpose, so refusals and double grants are both possible."""
     rng = random.Random(seed)
     pool = event.seat_ids[: seats or len(event.seat_ids)]
+    # Asks are retried after a fault with the same id, as a buyer retries with the same
+    # Idempotency-Key: ids derived from a key, which the engine knows may repeat.
     return [
         Ask(
-            rng.choice(event.user_ids), tuple(rng.sample(pool, rng.randint(1, 2))), new_command_id()
+            rng.choice(event.user_ids),
+            tuple(rng.sample(pool, rng.randint(1, 2))),
+            idempotent_command_id(f"chaos:{seed}", str(number)),
         )
-        for _ in range(count)
+        for number in range(count)
     ]
 
 

@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 from config import Settings
 from devstack.servers import MariaDBServer
 from domain.errors import EngineUnavailable
-from engine.client import EngineClient, new_command_id
+from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
-from engine.protocol import HoldView, Reply
+from engine.protocol import HoldView, Reply, idempotent_command_id
 from persistence import Database
 from persistence.migrate import migrate
 from persistence.users import create_user
@@ -89,7 +89,8 @@ async def test_holds_keep_working_while_mariadb_is_down_and_the_journal_catches_
 async def settle(
     client: EngineClient, event_id: int, user: int, seats: tuple[int, ...], command_id: str
 ) -> Reply:
-    """Ask until answered, always with the same command id, as a retrying client would."""
+    """Ask until answered, always with the same command id, as a client retrying with the same
+    Idempotency-Key would."""
     while True:
         try:
             return await ask_hold(client, event_id, user, seats, command_id)
@@ -118,8 +119,12 @@ async def test_kill_9_mid_burst_loses_no_granted_hold_and_doubles_no_seat(
     event_id, seat_ids, users = await seed(db, seats=100, buyers=80)
     rng = random.Random(3)
     requests = [
-        (rng.choice(users), tuple(rng.sample(seat_ids, rng.randint(1, 2))), new_command_id())
-        for _ in range(400)
+        (
+            rng.choice(users),
+            tuple(rng.sample(seat_ids, rng.randint(1, 2))),
+            idempotent_command_id("kill-9", str(number)),
+        )
+        for number in range(400)
     ]
     first = engine_process(env)
     first.start()

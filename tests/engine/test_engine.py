@@ -13,10 +13,18 @@ from redis.asyncio.client import PubSub
 
 from config import Settings
 from domain.statuses import HoldStatus, SeatStatus
-from engine.client import EngineClient, new_command_id
+from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
 from engine.lease import ShardLease
-from engine.protocol import HoldRequest, RejectCode, ReleaseRequest, Reply, encode_command
+from engine.protocol import (
+    HoldRequest,
+    RejectCode,
+    ReleaseRequest,
+    Reply,
+    encode_command,
+    idempotent_command_id,
+    new_command_id,
+)
 from engine.scripts import Scripts
 from engine.sweeper import Sweeper
 from persistence import Database
@@ -258,7 +266,7 @@ async def test_a_paused_owner_stands_down_and_its_commands_are_decided_by_the_ne
         assert await usurper.try_acquire()
 
         async with EngineClient(redis, settings.engine) as client:
-            command_id = new_command_id()
+            command_id = idempotent_command_id("usurped", "retry")
             with pytest.raises(Exception, match="did not answer in time"):
                 await ask_hold(client, event.event_id, alice, event.seat_ids[:1], command_id)
             assert await redis.get(keys.lock(event.seat_ids[0])) is None

@@ -19,6 +19,9 @@ from engine.protocol import (
     decode_command,
     encode_command,
     event_of_hold,
+    idempotent_command_id,
+    may_repeat,
+    new_command_id,
     new_hold_id,
 )
 
@@ -80,3 +83,17 @@ def test_a_not_now_refusal_is_transient_and_raises_unavailable() -> None:
     assert later.is_transient
     with pytest.raises(EngineUnavailable):
         later.hold_or_raise()
+
+
+def test_only_freshly_minted_command_ids_skip_the_stored_decision_lookup() -> None:
+    fresh = new_command_id()
+    assert fresh != new_command_id()
+    assert not may_repeat(fresh)
+    keyed = idempotent_command_id("7:3", "buyer-key")
+    assert (
+        keyed
+        == idempotent_command_id("7:3", "buyer-key")
+        != idempotent_command_id("7:4", "buyer-key")
+    )
+    assert may_repeat(keyed)
+    assert may_repeat("any-other-id")

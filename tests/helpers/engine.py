@@ -23,10 +23,10 @@ import pytest
 from redis.asyncio import Redis
 
 from config import Settings
-from engine.client import EngineClient, new_command_id
+from engine.client import EngineClient
 from engine.clock import Clock, SystemClock
 from engine.keys import ShardKeys, shard_of
-from engine.protocol import HoldRequest, Reply
+from engine.protocol import HoldRequest, Reply, new_command_id
 from engine.redis_client import connect_redis
 from engine.state import ShardState
 from engine.supervisor import Engine

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from devstack.servers import MariaDBServer
-from engine.client import EngineClient, new_command_id
-from engine.protocol import ConfirmRequest
+from engine.client import EngineClient
+from engine.protocol import ConfirmRequest, new_command_id
 from persistence import Database
 from persistence.migrate import migrate
 from tests.helpers.catalog import create_on_sale_event
