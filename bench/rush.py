@@ -80,6 +80,7 @@ class RushConfig:
     hold_ttl_s: float
     in_flight: int
     web_processes: int
+    push_window_ms: int | None  # None: the gateway's default
     logs: Path | None  # where the children's logs are kept; None: thrown away
 
 
@@ -111,6 +112,11 @@ def environment(servers: Servers, config: RushConfig) -> dict[str, str]:
         # Rate limits stay on, as in production, but every watcher shares one loopback address,
         # so the per-client websocket cap must admit them all.
         "WS_MAX_PER_IP": str(config.watchers),
+        **(
+            {"SEAT_PUSH_WINDOW_MS": str(config.push_window_ms)}
+            if config.push_window_ms is not None
+            else {}
+        ),
         "LOG_LEVEL": "WARNING",
     }
 
@@ -296,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--web-processes", type=int, default=1, help="gateway processes sharing the port"
     )
+    parser.add_argument("--push-window-ms", type=int, help="SEAT_PUSH_WINDOW_MS for the gateway")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--logs", type=Path, help="keep the children's logs in this folder")
@@ -318,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         hold_ttl_s=args.hold_ttl,
         in_flight=args.in_flight,
         web_processes=args.web_processes,
+        push_window_ms=args.push_window_ms,
         logs=args.logs,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -81,7 +81,7 @@ class HttpSettings:
     body_timeout_seconds: float = 10.0
     # Seat changes for an event that arrive within this window of the last push go out together
     # in one websocket frame: under a rush, frames per socket, not bytes, cost the CPU.
-    seat_push_window_ms: int = 50
+    seat_push_window_ms: int = 100
     # Connections the kernel queues before the gateway accepts them. An on-sale opens thousands
     # at once; past this queue new connections are dropped and their clients retry after 1, 3,
     # 7, 15 s (TCP's back-off), which buyers see as a frozen page. Capped by net.core.somaxconn.
@@ -217,7 +217,7 @@ class _Reader:
             max_body_bytes=self._positive_int("HTTP_MAX_BODY_BYTES", 64 * 1024),
             idle_timeout_seconds=self._positive_float("HTTP_IDLE_TIMEOUT_SECONDS", 15.0),
             body_timeout_seconds=self._positive_float("HTTP_BODY_TIMEOUT_SECONDS", 10.0),
-            seat_push_window_ms=self._get("SEAT_PUSH_WINDOW_MS", 50, _at_least(int, 0)),
+            seat_push_window_ms=self._get("SEAT_PUSH_WINDOW_MS", 100, _at_least(int, 0)),
             listen_backlog=self._positive_int("HTTP_LISTEN_BACKLOG", 4096),
         )
         defaults = LimitSettings()

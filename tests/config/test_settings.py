@@ -28,7 +28,7 @@ def test_an_empty_environment_is_a_local_development_setup_on_loopback() -> None
     assert settings.http.host == "127.0.0.1"
     assert settings.jwt_secret == DEV_JWT_SECRET
     assert settings.stripe.local_checkout
-    assert (settings.http.seat_push_window_ms, settings.http.listen_backlog) == (50, 4096)
+    assert (settings.http.seat_push_window_ms, settings.http.listen_backlog) == (100, 4096)
     assert settings.revocation_cache_ms == 60_000
 
 
