@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages whose servers `make run` and `make test` start: redis-server,
-# mariadb-server and mariadb-client. It looks for the binaries themselves, so when they are there
-# (however they got there) it does nothing and costs a few milliseconds; it runs before every
-# `make run` and `make test`, which is why it has no stamp file that could go stale.
+# mariadb-server and mariadb-client, and the chromium that the browser tests (tests/browser) and
+# bench/screenshot.py drive through Playwright. It looks for the binaries themselves, so when they
+# are there (however they got there) it does nothing and costs a few milliseconds; it runs before
+# every `make run` and `make test`, which is why it has no stamp file that could go stale.
 set -euo pipefail
 
 # mariadbd is in /usr/sbin, which an ordinary user's PATH often leaves out; devstack/servers.py
@@ -20,14 +21,16 @@ packages=()
 have redis-server || packages+=(redis-server)
 have mariadbd mariadb-install-db || packages+=(mariadb-server)
 have mariadb || packages+=(mariadb-client)
+have chromium || packages+=(chromium)
 
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "Missing: ${packages[*]}. This is not a Debian-like system: install Redis and MariaDB" \
-    "(redis-server, mariadbd, mariadb-install-db, mariadb) with your package manager." >&2
+  echo "Missing: ${packages[*]}. This is not a Debian-like system: install Redis, MariaDB and" \
+    "Chromium (redis-server, mariadbd, mariadb-install-db, mariadb, chromium) with your" \
+    "package manager." >&2
   exit 1
 fi
 

@@ -94,6 +94,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             {"name": "holds", "description": "Holding seats while a buyer pays"},
             {"name": "payments", "description": "Checkout, the provider's webhook, bookings"},
             {"name": "meta", "description": "This document"},
+            {"name": "pages", "description": "The buyer's page (HTML, scripts, styles)"},
         ],
         "paths": _paths(),
         "components": {
@@ -304,6 +305,7 @@ def _paths() -> dict[str, Any]:
         **_hold_paths(),
         **_payment_paths(),
         **_local_checkout_paths(),
+        **_page_paths(),
     }
 
 
@@ -777,6 +779,52 @@ def _local_checkout_paths() -> dict[str, Any]:
                 public=True,
                 description=note,
                 parameters=[session_id],
+            )
+        },
+    }
+
+
+def _page_paths() -> dict[str, Any]:
+    note = "Not part of the API: the page a browser opens, and the files it loads."
+    return {
+        "/": {
+            "get": _operation(
+                "buyerPage",
+                "pages",
+                "The buyer's page: events, seat maps, holds, checkout, bookings, organizer view",
+                {
+                    "200": {
+                        "description": "The page.",
+                        "content": {"text/html": {"schema": _STRING}},
+                    }
+                },
+                public=True,
+                description=note,
+            )
+        },
+        "/static/{path}": {
+            "get": _operation(
+                "staticFile",
+                "pages",
+                "A script, stylesheet or other file of the buyer's page",
+                {
+                    "200": {
+                        "description": "The file, with its own content type.",
+                        "content": {"*/*": {"schema": _STRING}},
+                    },
+                    "404": _error("`not_found`: no such file."),
+                },
+                public=True,
+                description=note,
+                parameters=[
+                    {
+                        "name": "path",
+                        "in": "path",
+                        "required": True,
+                        "description": "The file's path under the page's static folder.",
+                        "schema": _STRING,
+                    }
+                ],
             )
         },
     }

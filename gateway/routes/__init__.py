@@ -13,6 +13,7 @@ from gateway.routes import (
     holds,
     local_checkout,
     openapi,
+    pages,
     payments,
     seats_ws,
 )
@@ -28,4 +29,5 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     payments.routes,
     bookings.routes,
     local_checkout.routes,
+    pages.routes,
 )

@@ -1,8 +1,9 @@
 """Payment and booking wire shapes, and the two small HTML pages a browser lands on.
 
 The pages are plain server-rendered HTML with no script: the success/cancel landing page that
-shows where a checkout stands, and the local (development-only) checkout with its Pay and Cancel
-forms. Every value is escaped.
+shows where a checkout stands and sends the browser on to the buyer's page (which then shows the
+booking), and the local (development-only) checkout with its Pay and Cancel forms. Every value is
+escaped.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING, Final, Literal, TypedDict
+from urllib.parse import quote
 
 from gateway.payments.local_checkout import LOCAL_PATH
 from gateway.views.catalog import utc_iso
@@ -123,16 +125,24 @@ def _money(amount_minor: int, currency: str) -> str:
     return f"{amount_minor / 100:.2f} {escape(currency)}"
 
 
-def _page(title: str, body: str) -> str:
+def _page(title: str, body: str, head: str = "") -> str:
     return (
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        f"<title>{escape(title)} · RushQueue</title></head>"
+        f"<title>{escape(title)} · RushQueue</title>{head}</head>"
         f"<body><main><h1>{escape(title)}</h1>{body}</main></body></html>\n"
     )
 
 
+def buyer_page_url(landing: Landing, session_id: str) -> str:
+    """Where the buyer's page (gateway/static) shows this checkout, and the booking it made."""
+    return f"/#/payment/{landing}?session_id={quote(session_id, safe='')}"
+
+
 def payment_state_html(landing: Landing, state: PaymentStateBody) -> str:
+    """The state in words, and a redirect (no script needed) to the buyer's page, which waits
+    for the webhook if it has not arrived yet and then shows the booking."""
     title = "Thank you" if landing == "success" else "Checkout cancelled"
+    back = escape(buyer_page_url(landing, state["session_id"]))
     lines = [
         f"<p>{escape(_LANDING_TEXT[PaymentStatus(state['status'])])}</p>",
         f"<p>Amount: {_money(state['amount_minor'], state['currency'])}</p>",
@@ -140,7 +150,8 @@ def payment_state_html(landing: Landing, state: PaymentStateBody) -> str:
     ]
     if state["booking_id"] is not None:
         lines.append(f"<p>Booking number: <strong>{state['booking_id']}</strong></p>")
-    return _page(title, "".join(lines))
+    lines.append(f'<p><a href="{back}">Back to RushQueue</a></p>')
+    return _page(title, "".join(lines), f'<meta http-equiv=refresh content="0; url={back}">')
 
 
 def local_checkout_html(local: LocalSession) -> str:

@@ -76,6 +76,8 @@ FUZZED: Final[dict[tuple[str, str], str]] = {
     ("get", "/checkout/local/{session_id}"): BUYER,
     ("post", "/checkout/local/{session_id}/pay"): BUYER,
     ("post", "/checkout/local/{session_id}/cancel"): BUYER,
+    ("get", "/"): BUYER,
+    ("get", "/static/{path}"): BUYER,
 }
 # Documented, but not fuzzed by the schema checks; each has its reason.
 EXCLUDED: Final[dict[tuple[str, str], str]] = {

@@ -78,7 +78,10 @@ async def test_a_paid_checkout_books_the_seats_once_and_lists_the_booking(
         f"/api/v1/payments/success?session_id={session_id}", headers={"Accept": "text/html"}
     )
     assert page.content_type == "text/html"
-    assert f"<strong>{booking['id']}</strong>" in await page.text()
+    html = await page.text()
+    assert f"<strong>{booking['id']}</strong>" in html
+    # ...and sends the browser on to the buyer's page, which shows the booking.
+    assert f'url=/#/payment/success?session_id={session_id}"' in html
     stranger = await stack.buyer()
     theirs = await stack.client.get("/api/v1/bookings", headers=stranger.headers)
     assert (await theirs.json())["bookings"] == []

@@ -1,0 +1,234 @@
+"use strict";
+// The buyer's side of one event's map: which seats are selected, the hold on them, its
+// countdown, release and checkout. Only one hold at a time: the buyer checks out or releases
+// it before holding more.
+
+import { api } from "./api.js";
+import { el } from "./dom.js";
+import { minutesSeconds, money, plural } from "./format.js";
+import { announce, announceError } from "./notice.js";
+
+const TICK_MS = 250;
+const FINAL_WARNING_SECONDS = 60;
+// These answers say nothing was decided, so the same request may be sent again with the same
+// Idempotency-Key: if it was decided after all, the retry gets that same hold back.
+const RETRYABLE = new Set(["network", "unavailable", "engine_unavailable", "rate_limited"]);
+
+function storageKey(eventId) {
+  return `rushqueue.hold.${eventId}`;
+}
+
+export class HoldPanel {
+  constructor({ event, map }) {
+    this.event = event;
+    this.map = map;
+    this.selected = new Set();
+    this.hold = null;
+    this.deadline = 0; // performance.now() at which the hold ends
+    this.seenOnFeed = false; // whether the live feed has shown the hold's seats taken yet
+    this.releasing = false;
+    this.warned = false; // whether the last-minute warning has been said
+    this.timer = null;
+    this.idempotencyKey = null;
+    this.summary = el("p", { className: "hold-summary" });
+    this.countdown = el("p", { className: "countdown", hidden: true, attrs: { role: "timer", "aria-live": "off" } });
+    this.holdButton = el("button", { type: "button", className: "primary", text: "Hold seats", on: { click: () => this.holdSelected() } });
+    this.checkoutButton = el("button", { type: "button", className: "primary", text: "Check out", hidden: true, on: { click: () => this.checkout() } });
+    this.releaseButton = el("button", { type: "button", text: "Release seats", hidden: true, on: { click: () => this.release() } });
+    this.element = el("section", { className: "hold-panel", attrs: { "aria-label": "Your seats" } },
+      this.summary, this.countdown, el("div", { className: "actions" }, this.holdButton, this.checkoutButton, this.releaseButton));
+    this.render();
+  }
+
+  /** Pick up the hold this tab made before a reload or a trip to the checkout page. */
+  async restore() {
+    const holdId = sessionStorage.getItem(storageKey(this.event.id));
+    if (!holdId) return;
+    try {
+      const { hold } = await api("GET", `/api/v1/holds/${encodeURIComponent(holdId)}`);
+      if (hold.status === "held" || hold.status === "checkout") {
+        this.start(hold, Date.parse(hold.expires_at) - Date.now());
+        return;
+      }
+    } catch {
+      // Gone, or not ours any more: nothing to restore.
+    }
+    sessionStorage.removeItem(storageKey(this.event.id));
+  }
+
+  toggle(seat) {
+    if (this.hold) {
+      announce("Check out or release the seats you hold before choosing others.");
+      return;
+    }
+    if (this.selected.has(seat.id)) this.selected.delete(seat.id);
+    else if (this.selected.size >= this.event.max_seats_per_buyer) {
+      announce(`You can choose up to ${plural(this.event.max_seats_per_buyer, "seat", "seats")} for this event.`);
+      return;
+    } else this.selected.add(seat.id);
+    this.idempotencyKey = null; // a different request now
+    this.map.setSelected(this.selected);
+    this.render();
+  }
+
+  /** Statuses changed on the live map: drop selected seats someone else took, and notice when
+   *  our own hold's seats are free again (it expired, or was released elsewhere). */
+  statusesChanged() {
+    const taken = [...this.selected].filter((id) => this.map.seat(id).status !== "available");
+    if (taken.length) {
+      for (const id of taken) this.selected.delete(id);
+      this.map.setSelected(this.selected);
+      const names = taken.map((id) => this.map.describe(this.map.seat(id))).join("; ");
+      announce(`Just taken by someone else: ${names}.`);
+      this.render();
+    }
+    if (this.hold) this.checkHoldOnFeed();
+  }
+
+  /** The answer to our hold and the feed's news of it race each other, and a snapshot read
+   *  just before the hold may arrive just after it. So our seats showing free means the hold
+   *  ended only once the feed has shown them taken. */
+  checkHoldOnFeed() {
+    if (this.releasing) return; // the buyer let the seats go: that is no expiry
+    const free = this.hold.seat_ids.some((id) => this.map.seat(id)?.status === "available");
+    if (!free) this.seenOnFeed = true;
+    else if (this.seenOnFeed) this.expired();
+  }
+
+  async holdSelected() {
+    if (!this.selected.size) return;
+    this.idempotencyKey ??= crypto.randomUUID();
+    this.holdButton.disabled = true;
+    try {
+      const { hold } = await api("POST", `/api/v1/events/${this.event.id}/holds`, {
+        body: { seat_ids: [...this.selected] },
+        idempotencyKey: this.idempotencyKey,
+      });
+      this.idempotencyKey = null;
+      this.selected.clear();
+      this.map.setSelected(this.selected);
+      sessionStorage.setItem(storageKey(this.event.id), hold.id);
+      // Measured from the server's own creation time, so a wrong clock here does not matter.
+      this.start(hold, Date.parse(hold.expires_at) - Date.parse(hold.created_at));
+      announce(`${plural(hold.seat_ids.length, "seat is", "seats are")} held for you for ${minutesSeconds(this.secondsLeft())}. Check out before the time runs out.`);
+    } catch (error) {
+      if (!RETRYABLE.has(error.code)) this.idempotencyKey = null;
+      if (error.code === "seats_unavailable") this.markTaken(error.details.seat_ids ?? []);
+      announceError(error);
+      this.render();
+    }
+  }
+
+  /** The engine says these seats are taken, even if the live map has not shown it yet. */
+  markTaken(seatIds) {
+    for (const id of seatIds) {
+      this.selected.delete(id);
+      if (this.map.seat(id)?.status === "available") this.map.setStatus(id, "held");
+    }
+    this.map.setSelected(this.selected);
+  }
+
+  async release() {
+    const hold = this.hold;
+    if (!hold) return;
+    this.releasing = true;
+    try {
+      await api("DELETE", `/api/v1/holds/${encodeURIComponent(hold.id)}`);
+      this.stop();
+      announce("Your seats were released.");
+    } catch (error) {
+      announceError(error);
+    } finally {
+      this.releasing = false;
+    }
+  }
+
+  async checkout() {
+    const hold = this.hold;
+    if (!hold) return;
+    this.checkoutButton.disabled = true;
+    try {
+      const { checkout_url: checkoutUrl } = await api("POST", `/api/v1/holds/${encodeURIComponent(hold.id)}/checkout`);
+      announce("Taking you to the payment page…");
+      location.assign(checkoutUrl);
+    } catch (error) {
+      if (error.code === "hold_not_active" || error.code === "conflict") this.stop();
+      announceError(error);
+      this.checkoutButton.disabled = false;
+    }
+  }
+
+  start(hold, millisecondsLeft) {
+    this.hold = hold;
+    this.deadline = performance.now() + millisecondsLeft;
+    this.seenOnFeed = false;
+    this.warned = millisecondsLeft <= FINAL_WARNING_SECONDS * 1000; // too late to warn usefully
+    this.map.setMine(hold.seat_ids);
+    this.checkHoldOnFeed();
+    clearInterval(this.timer);
+    this.timer = setInterval(() => this.tick(), TICK_MS);
+    this.render();
+  }
+
+  tick() {
+    const left = this.secondsLeft();
+    if (left <= 0) {
+      this.expired();
+      return;
+    }
+    // The countdown itself is not read out (it changes every second); one warning is.
+    if (left <= FINAL_WARNING_SECONDS && !this.warned) {
+      this.warned = true;
+      announce("One minute left to check out before your seats are released.");
+    }
+    this.renderCountdown();
+  }
+
+  expired() {
+    this.stop();
+    announce("Your hold expired, so the seats were released. Select seats to hold them again.");
+  }
+
+  /** Forget the hold (it ended): no countdown, the seats drawn as everyone else sees them. */
+  stop() {
+    clearInterval(this.timer);
+    this.timer = null;
+    this.hold = null;
+    sessionStorage.removeItem(storageKey(this.event.id));
+    this.map.setMine([]);
+    this.render();
+  }
+
+  secondsLeft() {
+    return (this.deadline - performance.now()) / 1000;
+  }
+
+  dispose() {
+    clearInterval(this.timer);
+  }
+
+  render() {
+    const holding = this.hold !== null;
+    this.holdButton.hidden = holding;
+    this.holdButton.disabled = this.selected.size === 0;
+    this.holdButton.textContent = this.selected.size ? `Hold ${plural(this.selected.size, "seat", "seats")}` : "Hold seats";
+    this.checkoutButton.hidden = !holding;
+    this.checkoutButton.disabled = false;
+    this.releaseButton.hidden = !holding;
+    this.countdown.hidden = !holding;
+    if (holding) {
+      const total = this.hold.seat_ids.reduce((sum, id) => sum + (this.map.seat(id)?.price ?? 0), 0);
+      this.summary.textContent = `You hold ${plural(this.hold.seat_ids.length, "seat", "seats")}: ${money(total, this.event.currency)}.`;
+      this.renderCountdown();
+    } else if (this.selected.size) {
+      const total = [...this.selected].reduce((sum, id) => sum + this.map.seat(id).price, 0);
+      this.summary.textContent = `${plural(this.selected.size, "seat", "seats")} selected: ${money(total, this.event.currency)}. You may choose up to ${this.event.max_seats_per_buyer}.`;
+    } else {
+      this.summary.textContent = `Choose up to ${plural(this.event.max_seats_per_buyer, "seat", "seats")} on the map.`;
+    }
+  }
+
+  renderCountdown() {
+    this.countdown.textContent = `Held for you: ${minutesSeconds(this.secondsLeft())}`;
+  }
+}

@@ -1,0 +1,177 @@
+"use strict";
+// `#/organizer` (admin role): create a venue layout, put an event on sale in it, and pick an
+// event whose sales to watch live.
+
+import { api } from "./api.js";
+import { el, field } from "./dom.js";
+import { dateTime } from "./format.js";
+import { announce, announceError } from "./notice.js";
+import { isAdmin } from "./session.js";
+
+export async function organizerPage(container) {
+  container.append(el("h1", { text: "Organizer" }));
+  if (!isAdmin()) {
+    container.append(el("p", { text: "This page is for organizers only. Log in with an organizer account." }));
+    return;
+  }
+  const eventForm = new EventForm();
+  const venueForm = venueFormElement((venue) => eventForm.loadVenues(venue.id));
+  const events = el("ul", { className: "event-list" });
+  container.append(
+    el("section", { attrs: { "aria-labelledby": "new-venue" } }, el("h2", { id: "new-venue", text: "New venue" }), venueForm),
+    el("section", { attrs: { "aria-labelledby": "new-event" } }, el("h2", { id: "new-event", text: "New event" }), eventForm.element),
+    el("section", { attrs: { "aria-labelledby": "watch-sales" } }, el("h2", { id: "watch-sales", text: "Watch sales" }), events));
+  eventForm.onCreated = () => listEvents(events);
+  await Promise.all([eventForm.loadVenues(), listEvents(events)]);
+}
+
+async function listEvents(list) {
+  try {
+    const { events } = await api("GET", "/api/v1/events");
+    list.replaceChildren(...events.map((event) => el("li", { className: "event-card" },
+      el("a", { href: `#/organizer/events/${event.id}`, text: `${event.name}: live sales` }),
+      el("p", { text: `${event.venue} · ${dateTime(event.starts_at)}` }))));
+  } catch (error) {
+    announceError(error);
+  }
+}
+
+// -- venue layout ----------------------------------------------------------------------------
+
+/** A list of repeated input rows (categories, sections) with an "Add" button. */
+function repeater(legend, addText, makeRow) {
+  const rows = el("div", { className: "repeater-rows" }, makeRow());
+  const add = el("button", { type: "button", text: addText, on: { click: () => rows.append(makeRow()) } });
+  return { element: el("fieldset", {}, el("legend", { text: legend }), rows, add), rows };
+}
+
+function categoryRow() {
+  return el("div", { className: "repeater-row", dataset: { kind: "category" } },
+    field("Code", el("input", { name: "code", required: true, maxLength: 32, size: 6 })),
+    field("Name", el("input", { name: "name", required: true, maxLength: 100 })));
+}
+
+function sectionRow() {
+  return el("div", { className: "repeater-row", dataset: { kind: "section" } },
+    field("Section", el("input", { name: "section", required: true, maxLength: 32, size: 6 })),
+    field("Rows", el("input", { name: "rows", type: "number", required: true, min: 1, value: "5" })),
+    field("Seats per row", el("input", { name: "seats", type: "number", required: true, min: 1, value: "10" })),
+    field("Category code", el("input", { name: "category", required: true, maxLength: 32, size: 6 })));
+}
+
+function value(row, name) {
+  return row.querySelector(`[name="${name}"]`).value.trim();
+}
+
+function venueFormElement(onCreated) {
+  const categories = repeater("Categories", "Add a category", categoryRow);
+  const sections = repeater("Sections (rows numbered 1 up, seats 1 up)", "Add a section", sectionRow);
+  const name = el("input", { name: "venue-name", required: true, maxLength: 200 });
+  const submit = el("button", { type: "submit", className: "primary", text: "Create venue" });
+  const form = el("form", { className: "stacked-form" }, field("Venue name", name), categories.element, sections.element, submit);
+  form.addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const layout = {
+      name: name.value.trim(),
+      categories: [...categories.rows.children].map((row) => ({ code: value(row, "code"), name: value(row, "name") })),
+      sections: [...sections.rows.children].map((row) => ({
+        name: value(row, "section"),
+        rows: Number(value(row, "rows")),
+        seats: Number(value(row, "seats")),
+        category: value(row, "category"),
+      })),
+    };
+    submit.disabled = true;
+    try {
+      const { venue } = await api("POST", "/api/v1/admin/venues", { body: layout });
+      announce(`Venue "${venue.name}" created with ${venue.seats} seats.`);
+      await onCreated(venue);
+    } catch (error) {
+      announceError(error);
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+// -- event -----------------------------------------------------------------------------------
+
+/** A datetime-local input's value (the organizer's own time zone) as an ISO instant. */
+function instant(input) {
+  return new Date(input.value).toISOString();
+}
+
+class EventForm {
+  constructor() {
+    this.venues = [];
+    this.onCreated = () => {};
+    this.venue = el("select", { name: "venue", required: true, on: { change: () => this.renderPrices() } });
+    this.name = el("input", { name: "event-name", required: true, maxLength: 200 });
+    this.startsAt = el("input", { name: "starts-at", type: "datetime-local", required: true });
+    this.saleStartsAt = el("input", { name: "sale-starts-at", type: "datetime-local", required: true });
+    this.saleEndsAt = el("input", { name: "sale-ends-at", type: "datetime-local", required: true });
+    this.currency = el("input", { name: "currency", required: true, value: "EUR", pattern: "[A-Z]{3}", size: 4 });
+    this.maxSeats = el("input", { name: "max-seats", type: "number", required: true, min: 1, max: 50, value: "6" });
+    this.prices = el("fieldset", {}, el("legend", { text: "Prices" }));
+    const submit = el("button", { type: "submit", className: "primary", text: "Create event" });
+    this.element = el("form", { className: "stacked-form" },
+      field("Venue", this.venue), field("Event name", this.name), field("Starts at", this.startsAt),
+      field("Sale opens", this.saleStartsAt), field("Sale closes", this.saleEndsAt),
+      field("Currency", this.currency, "Three letters, e.g. EUR."), field("Seats per buyer", this.maxSeats), this.prices, submit);
+    this.element.addEventListener("submit", async (submitted) => {
+      submitted.preventDefault();
+      submit.disabled = true;
+      try {
+        const { event } = await api("POST", "/api/v1/admin/events", { body: this.spec() });
+        announce(`Event "${event.name}" created.`);
+        await this.onCreated(event);
+      } catch (error) {
+        announceError(error);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+  }
+
+  /** Fill the venue choice; `selectId` (a venue just created) is chosen, else the choice stays. */
+  async loadVenues(selectId = null) {
+    try {
+      ({ venues: this.venues } = await api("GET", "/api/v1/admin/venues"));
+    } catch (error) {
+      announceError(error);
+      return;
+    }
+    const chosen = selectId === null ? this.venue.value : String(selectId);
+    this.venue.replaceChildren(...this.venues.map((venue) =>
+      el("option", { value: String(venue.id), text: `${venue.name} (${venue.seats} seats)` })));
+    if (this.venues.some((venue) => String(venue.id) === chosen)) this.venue.value = chosen;
+    this.renderPrices();
+  }
+
+  chosenVenue() {
+    return this.venues.find((venue) => String(venue.id) === this.venue.value);
+  }
+
+  renderPrices() {
+    const categories = this.chosenVenue()?.categories ?? [];
+    this.prices.replaceChildren(el("legend", { text: "Prices" }), ...categories.map((category) =>
+      field(`Price for ${category.name} (${category.code})`,
+        el("input", { type: "number", required: true, min: 0, step: "0.01", dataset: { category: category.code } }))));
+  }
+
+  spec() {
+    const prices = Object.fromEntries([...this.prices.querySelectorAll("input")].map((input) =>
+      [input.dataset.category, Math.round(Number(input.value) * 100)]));
+    return {
+      venue_id: Number(this.venue.value),
+      name: this.name.value.trim(),
+      starts_at: instant(this.startsAt),
+      sale_starts_at: instant(this.saleStartsAt),
+      sale_ends_at: instant(this.saleEndsAt),
+      currency: this.currency.value.trim(),
+      max_seats_per_buyer: Number(this.maxSeats.value),
+      prices,
+    };
+  }
+}
