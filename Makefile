@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test chaos bench lint format migrate venv system-packages clean clean-data
+.PHONY: help run test chaos bench lint format migrate venv system-packages browser-packages clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,7 +22,7 @@ help: ## List the targets
 run: venv system-packages ## Start Redis, MariaDB (data in .data/), migrate, load demo data, run every Procfile process
 	exec $(BIN)/python -m devstack.run
 
-test: lint system-packages ## Lint, type-check, then the whole pytest suite (it starts its own servers)
+test: lint browser-packages ## Lint, type-check, then the whole pytest suite (it starts its own servers and browser)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The fault suite at full size: bigger rushes and longer outages (`make test` runs it at scale 1).
@@ -52,6 +52,9 @@ venv: $(INSTALLED) ## Create .venv and install the project with its dev dependen
 
 system-packages: ## Install redis-server, mariadb-server and mariadb-client from Debian if missing
 	@bash devstack/ensure-system-packages.sh
+
+browser-packages: ## The same, and chromium for the browser tests
+	@bash devstack/ensure-system-packages.sh --with-browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -37,6 +37,7 @@ from bench.buyers import SeatMap
 from bench.invariants import InvariantBroken, check
 from bench.procstats import UsageMeter, server_pids
 from bench.report import write_report
+from bench.screenshot import capture_seat_map
 from bench.shoppers import MAX_SEATS, Shoppers
 from bench.stack import (
     Children,
@@ -81,6 +82,7 @@ class RushConfig:
     in_flight: int
     web_processes: int
     push_window_ms: int | None  # None: the gateway's default
+    screenshot: Path | None  # where to save a picture of the seat map mid-rush
     logs: Path | None  # where the children's logs are kept; None: thrown away
 
 
@@ -111,7 +113,8 @@ def environment(servers: Servers, config: RushConfig) -> dict[str, str]:
         "STRIPE_SECRET_KEY": "",  # empty counts as unset: the local checkout
         # Rate limits stay on, as in production, but every watcher shares one loopback address,
         # so the per-client websocket cap must admit them all.
-        "WS_MAX_PER_IP": str(config.watchers),
+        # (one more for the screenshot's browser)
+        "WS_MAX_PER_IP": str(config.watchers + 1),
         **(
             {"SEAT_PUSH_WINDOW_MS": str(config.push_window_ms)}
             if config.push_window_ms is not None
@@ -246,6 +249,8 @@ async def rush(
             async with asyncio.TaskGroup() as group:
                 group.create_task(lag.run())
                 shopping = group.create_task(shop())
+                if config.screenshot is not None:
+                    group.create_task(_photograph(stack, live, config.screenshot))
             log.info("every buyer is done; waiting for the journal, then for expiries")
             drained_s = await wait_drained(stack.redis, shards)
             settled_s = await _settled(live, config, stack.settings, shopping.result())
@@ -263,6 +268,21 @@ async def rush(
         settled_s=settled_s,
         usage=usage,
     )
+
+
+async def _photograph(stack: Stack, live: LiveMap, path: Path) -> None:
+    """A browser's view of the seat map once a third of the seats are taken (the browser costs
+    the machine CPU, so a run with a screenshot is not one to quote figures from)."""
+    seats = len(stack.event.seat_ids)
+    try:
+        await live.wait_until(
+            lambda seen: seen.count(SeatStatus.AVAILABLE) <= seats * 2 // 3, RUSH_WITHIN_S
+        )
+    except TimeoutError:
+        log.warning("no screenshot: a third of the seats were never taken")
+        return
+    await capture_seat_map(stack.base_url, stack.event.event_id, path)
+    log.info("seat map photographed to %s", path)
 
 
 async def _settled(
@@ -303,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         "--web-processes", type=int, default=1, help="gateway processes sharing the port"
     )
     parser.add_argument("--push-window-ms", type=int, help="SEAT_PUSH_WINDOW_MS for the gateway")
+    parser.add_argument(
+        "--screenshot", type=Path, help="save a PNG of the seat map in a browser mid-rush"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--logs", type=Path, help="keep the children's logs in this folder")
@@ -326,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         in_flight=args.in_flight,
         web_processes=args.web_processes,
         push_window_ms=args.push_window_ms,
+        screenshot=args.screenshot,
         logs=args.logs,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

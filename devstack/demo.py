@@ -1,6 +1,7 @@
-"""Demo data for a local stack: a venue, an event on sale now, and a buyer who can log in.
+"""Demo data for a local stack: a venue, an event on sale now, a buyer and an organizer who can
+log in.
 
-Loading is idempotent: the venue, event and buyer are found by name (and email) and only what is
+Loading is idempotent: the venue, event and users are found by name (and email) and only what is
 missing is created, so `make run` can load the demo on every start.
 """
 
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from domain.catalog import CategorySpec, EventSpec, RowSpec, SectionSpec, VenueLayout, naive_utc
+from domain.statuses import Role
 from gateway.auth.passwords import PasswordHasher
 from persistence.catalog import create_event, create_venue, event_id_by_name, venue_id_by_name
 from persistence.users import create_user, find_user_by_email
@@ -22,6 +24,8 @@ VENUE_NAME: Final = "RushQueue Arena"
 EVENT_NAME: Final = "Demo Night"
 DEMO_EMAIL: Final = "demo@rushqueue.local"
 DEMO_PASSWORD: Final = "demo-password"
+ORGANIZER_EMAIL: Final = "organizer@rushqueue.local"
+ORGANIZER_PASSWORD: Final = "organizer-password"
 DEMO_PRICES: Final = {"A": 9500, "B": 6500, "C": 3500}
 _ROW_CATEGORIES: Final = "AAABBBBCCC"
 
@@ -32,6 +36,8 @@ class DemoInfo:
     event_id: int
     email: str
     password: str
+    organizer_email: str
+    organizer_password: str
 
 
 def demo_layout() -> VenueLayout:
@@ -76,18 +82,33 @@ async def load_demo(db: Database, *, hasher: PasswordHasher | None = None) -> De
                     prices=DEMO_PRICES,
                 ),
             )
-        demo_user = await find_user_by_email(conn, DEMO_EMAIL)
-    if demo_user is None:
-        owned = hasher is None
-        hasher = hasher or PasswordHasher.from_profile("rfc9106-low-memory")
-        try:
-            # Hashed outside the transaction, so no connection is held while argon2 runs.
-            password_hash = await hasher.hash(DEMO_PASSWORD)
-        finally:
-            if owned:
-                hasher.close()
-        async with db.transaction() as conn:
-            await create_user(
-                conn, email=DEMO_EMAIL, name="Demo Buyer", password_hash=password_hash
-            )
-    return DemoInfo(venue_id=venue_id, event_id=event_id, email=DEMO_EMAIL, password=DEMO_PASSWORD)
+    owned = hasher is None
+    hasher = hasher or PasswordHasher.from_profile("rfc9106-low-memory")
+    try:
+        await _ensure_user(db, hasher, DEMO_EMAIL, DEMO_PASSWORD, "Demo Buyer", Role.BUYER)
+        await _ensure_user(
+            db, hasher, ORGANIZER_EMAIL, ORGANIZER_PASSWORD, "Demo Organizer", Role.ADMIN
+        )
+    finally:
+        if owned:
+            hasher.close()
+    return DemoInfo(
+        venue_id=venue_id,
+        event_id=event_id,
+        email=DEMO_EMAIL,
+        password=DEMO_PASSWORD,
+        organizer_email=ORGANIZER_EMAIL,
+        organizer_password=ORGANIZER_PASSWORD,
+    )
+
+
+async def _ensure_user(
+    db: Database, hasher: PasswordHasher, email: str, password: str, name: str, role: Role
+) -> None:
+    async with db.transaction() as conn:
+        if await find_user_by_email(conn, email) is not None:
+            return
+    # Hashed outside the transaction, so no connection is held while argon2 runs.
+    password_hash = await hasher.hash(password)
+    async with db.transaction() as conn:
+        await create_user(conn, email=email, name=name, password_hash=password_hash, role=role)

@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages whose servers `make run` and `make test` start: redis-server,
-# mariadb-server and mariadb-client, and the chromium that the browser tests (tests/browser) and
-# bench/screenshot.py drive through Playwright. It looks for the binaries themselves, so when they
-# are there (however they got there) it does nothing and costs a few milliseconds; it runs before
-# every `make run` and `make test`, which is why it has no stamp file that could go stale.
+# mariadb-server and mariadb-client; with --with-browser (`make test`) also the chromium that the
+# browser tests (tests/browser) and bench/screenshot.py drive through Playwright, which running
+# the app does not need. It looks for the binaries themselves, so when they are there (however
+# they got there) it does nothing and costs a few milliseconds; it runs before every `make run`
+# and `make test`, which is why it has no stamp file that could go stale.
 set -euo pipefail
+
+with_browser=false
+for argument in "$@"; do
+  case "$argument" in
+    --with-browser) with_browser=true ;;
+    *) echo "usage: $0 [--with-browser]" >&2; exit 2 ;;
+  esac
+done
 
 # mariadbd is in /usr/sbin, which an ordinary user's PATH often leaves out; devstack/servers.py
 # looks there too.
@@ -21,7 +30,9 @@ packages=()
 have redis-server || packages+=(redis-server)
 have mariadbd mariadb-install-db || packages+=(mariadb-server)
 have mariadb || packages+=(mariadb-client)
-have chromium || packages+=(chromium)
+if $with_browser; then
+  have chromium || packages+=(chromium)
+fi
 
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0

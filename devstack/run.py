@@ -123,8 +123,9 @@ def _in_use(port: int) -> bool:
 def banner(base_url: str, demo: DemoInfo) -> str:
     login = json.dumps({"email": demo.email, "password": demo.password})
     return f"""
-  RushQueue is running at {base_url}
-  Demo login: {demo.email} / {demo.password}
+  RushQueue is running: open {base_url}/ in a browser.
+  Demo buyer:     {demo.email} / {demo.password}
+  Demo organizer: {demo.organizer_email} / {demo.organizer_password} (the Organizer view)
 
   Try it:
     TOKEN=$(curl -s -X POST {base_url}/api/v1/auth/login -H 'Content-Type: application/json' \\

@@ -65,7 +65,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Headless Chromium for the whole session; yields its DevTools address."""
     if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: run `make system-packages` (as root) first")
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser-packages` (as root) first")
     profile = tmp_path_factory.mktemp("chromium")
     process = subprocess.Popen(
         [

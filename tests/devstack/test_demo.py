@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from devstack.demo import DEMO_EMAIL, DEMO_PASSWORD, load_demo
+from devstack.demo import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    ORGANIZER_EMAIL,
+    ORGANIZER_PASSWORD,
+    load_demo,
+)
 from domain.catalog import naive_utc
 from domain.statuses import Role
 from gateway.auth.passwords import PasswordHasher
@@ -62,6 +68,12 @@ async def test_the_demo_is_an_event_on_sale_now_and_a_buyer(
     assert user is not None
     assert user.role is Role.BUYER
     assert await hasher.verify(user.password_hash, DEMO_PASSWORD)
+    async with db.transaction() as conn:
+        organizer = await find_user_by_email(conn, info.organizer_email)
+    assert (info.organizer_email, info.organizer_password) == (ORGANIZER_EMAIL, ORGANIZER_PASSWORD)
+    assert organizer is not None
+    assert organizer.role is Role.ADMIN
+    assert await hasher.verify(organizer.password_hash, ORGANIZER_PASSWORD)
 
 
 async def test_loading_twice_creates_nothing_new(db: Database, hasher: PasswordHasher) -> None:
@@ -73,7 +85,7 @@ async def test_loading_twice_creates_nothing_new(db: Database, hasher: PasswordH
     assert second == first
     assert await row_counts(db) == counts
     assert counts["events"] == 1
-    assert counts["users"] == 1
+    assert counts["users"] == 2
 
 
 async def test_the_demo_password_uses_the_production_profile_by_default(db: Database) -> None:

@@ -51,6 +51,15 @@ export async function api(method, path, { body, idempotencyKey } = {}) {
   });
 }
 
+/** An event with its seat layout (both the buyer's map and the sales panel draw from them). */
+export async function eventWithSeats(eventId) {
+  const [{ event }, seatMap] = await Promise.all([
+    api("GET", `/api/v1/events/${eventId}`),
+    api("GET", `/api/v1/events/${eventId}/seats`),
+  ]);
+  return { event, seatMap };
+}
+
 function parseJson(text) {
   try {
     return JSON.parse(text);

@@ -1,7 +1,7 @@
 "use strict";
 // `#/events/{id}`: the event, its live seat map and the buyer's hold.
 
-import { api } from "./api.js";
+import { eventWithSeats } from "./api.js";
 import { el } from "./dom.js";
 import { dateTime } from "./format.js";
 import { HoldPanel } from "./hold.js";
@@ -13,10 +13,7 @@ import { currentSession } from "./session.js";
 export async function eventPage(container, { params: [eventId] }) {
   let event, seatMap;
   try {
-    [{ event }, seatMap] = await Promise.all([
-      api("GET", `/api/v1/events/${eventId}`),
-      api("GET", `/api/v1/events/${eventId}/seats`),
-    ]);
+    ({ event, seatMap } = await eventWithSeats(eventId));
   } catch (error) {
     announceError(error);
     container.append(el("p", {}, el("a", { href: "#/", text: "Back to all events" })));

@@ -3,7 +3,7 @@
 // same live seat feed buyers see: seats available, held and sold per category, and how many
 // seats are being held per second.
 
-import { api } from "./api.js";
+import { eventWithSeats } from "./api.js";
 import { el } from "./dom.js";
 import { announceError } from "./notice.js";
 import { SeatFeed } from "./seatfeed.js";
@@ -59,10 +59,7 @@ export class SalesTally {
 export async function salesPage(container, { params: [eventId] }) {
   let event, seatMap;
   try {
-    [{ event }, seatMap] = await Promise.all([
-      api("GET", `/api/v1/events/${eventId}`),
-      api("GET", `/api/v1/events/${eventId}/seats`),
-    ]);
+    ({ event, seatMap } = await eventWithSeats(eventId));
   } catch (error) {
     announceError(error);
     return;
