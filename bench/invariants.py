@@ -23,10 +23,9 @@ from redis.asyncio import Redis
 
 from bench.shoppers import Grant
 from config import EngineSettings
-from domain.statuses import HoldStatus, SeatStatus
+from domain.statuses import HoldStatus, PaymentStatus, SeatStatus
 from engine.snapshot import read_snapshot
 from persistence import Database
-from persistence.payments import PaymentStatus
 from persistence.seat_state import to_ms
 
 SHOWN_PER_CHECK: Final = 5

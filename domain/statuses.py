@@ -24,6 +24,16 @@ class HoldStatus(enum.StrEnum):
         return self in (HoldStatus.HELD, HoldStatus.CHECKOUT)
 
 
+class PaymentStatus(enum.StrEnum):
+    CREATING = "creating"
+    OPEN = "open"
+    PAID = "paid"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    REFUND_PENDING = "refund_pending"
+    REFUNDED = "refunded"
+
+
 class Role(enum.StrEnum):
     BUYER = "buyer"
     ADMIN = "admin"

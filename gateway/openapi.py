@@ -24,10 +24,9 @@ from domain.catalog import (
     MAX_SEATS,
     MAX_SEATS_PER_BUYER,
 )
-from domain.statuses import HoldStatus, Role, SeatStatus
+from domain.statuses import HoldStatus, PaymentStatus, Role, SeatStatus
 from domain.text import invisible_bmp_class
 from gateway.payments.webhook import Outcome
-from persistence.payments import PaymentStatus
 
 Schema = dict[str, Any]
 
@@ -197,6 +196,9 @@ _FORBIDDEN: Final = _error("`forbidden`: the token's user is not an admin.")
 _TOO_LARGE: Final = _error(
     "`payload_too_large`: the body is larger than the server's limit (HTTP_MAX_BODY_BYTES)."
 )
+_BODY_TIMEOUT: Final = _error(
+    "`request_timeout`: the body did not arrive in full within HTTP_BODY_TIMEOUT_SECONDS."
+)
 _NOT_JSON: Final = _error("`unsupported_media_type`: the body is not sent as application/json.")
 
 
@@ -320,6 +322,7 @@ def _auth_paths() -> dict[str, Any]:
                 {
                     "201": session,
                     "409": _error("`email_taken`: an account with this email already exists."),
+                    "408": _BODY_TIMEOUT,
                     "413": _TOO_LARGE,
                     "415": _NOT_JSON,
                     "422": _invalid("a field is missing, of the wrong type or out of range"),
@@ -340,6 +343,7 @@ def _auth_paths() -> dict[str, Any]:
                         "`invalid_credentials`: the email or password is wrong (the same for "
                         "an unknown email); `unauthorized`: a bad bearer token was sent along."
                     ),
+                    "408": _BODY_TIMEOUT,
                     "413": _TOO_LARGE,
                     "415": _NOT_JSON,
                     "422": _invalid("`email` or `password` is missing or not a string"),
@@ -483,6 +487,7 @@ def _admin_paths() -> dict[str, Any]:
                 {
                     "201": _content("The venue.", _ref("VenueEnvelope")),
                     "403": _FORBIDDEN,
+                    "408": _BODY_TIMEOUT,
                     "413": _TOO_LARGE,
                     "415": _NOT_JSON,
                     "422": _invalid("it breaks a rule of the layout"),
@@ -506,6 +511,7 @@ def _admin_paths() -> dict[str, Any]:
                     "201": _content("The event, every seat available.", _ref("EventEnvelope")),
                     "403": _FORBIDDEN,
                     "404": _error("`not_found`: no venue `venue_id` (`field` is `venue_id`)."),
+                    "408": _BODY_TIMEOUT,
                     "413": _TOO_LARGE,
                     "415": _NOT_JSON,
                     "422": _invalid("it breaks a rule of the event"),
@@ -541,6 +547,7 @@ def _hold_paths() -> dict[str, Any]:
                         "`seats_unavailable` (`seat_ids` lists the taken ones), "
                         "`limit_exceeded` (`limit`, `held_or_booked`) or `sale_not_open`."
                     ),
+                    "408": _BODY_TIMEOUT,
                     "413": _TOO_LARGE,
                     "415": _NOT_JSON,
                     "422": _invalid(
@@ -663,6 +670,7 @@ def _payment_paths() -> dict[str, Any]:
                         "`invalid_signature`: the Stripe-Signature header is missing, wrong or "
                         "more than five minutes old."
                     ),
+                    "408": _BODY_TIMEOUT,
                     "413": _TOO_LARGE,
                     "422": _error("`malformed_json`: correctly signed, but not an event."),
                     "503": _error(

@@ -21,18 +21,10 @@ import orjson
 from asyncmy.constants.ER import DUP_ENTRY
 from asyncmy.errors import IntegrityError
 
+from domain.statuses import PaymentStatus
+
 if TYPE_CHECKING:
     from persistence.database import Connection, Row
-
-
-class PaymentStatus(enum.StrEnum):
-    CREATING = "creating"
-    OPEN = "open"
-    PAID = "paid"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    REFUND_PENDING = "refund_pending"
-    REFUNDED = "refunded"
 
 
 class OutboxKind(enum.StrEnum):

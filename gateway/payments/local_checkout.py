@@ -23,9 +23,10 @@ import orjson
 import stripe
 
 from domain.errors import NotFound
+from domain.statuses import PaymentStatus
 from gateway.payments.provider import CANCEL_PATH, SUCCESS_PATH, CheckoutPlan, CheckoutSession
 from gateway.payments.webhook import COMPLETED, EXPIRED
-from persistence.payments import PaymentRow, PaymentStatus, event_name, find_payment_by_session
+from persistence.payments import PaymentRow, event_name, find_payment_by_session
 
 if TYPE_CHECKING:
     from gateway.payments.webhook import WebhookHandler

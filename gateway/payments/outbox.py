@@ -21,13 +21,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
+from domain.statuses import PaymentStatus
 from engine.waiting import cancel_and_wait, wait_until_set
 from persistence import DatabaseUnavailable
 from persistence.payments import (
     OutboxJob,
     OutboxKind,
     PaymentRow,
-    PaymentStatus,
     claim_outbox,
     find_payment_by_hold,
     finish_refund,

@@ -24,13 +24,12 @@ import stripe
 from redis.exceptions import RedisError
 
 from domain.errors import InvalidSignature, MalformedJson, Unavailable
-from domain.statuses import HoldStatus
+from domain.statuses import HoldStatus, PaymentStatus
 from engine.hold_records import read_hold
 from engine.protocol import CancelCheckoutRequest, ConfirmRequest, RejectCode, Reply, new_command_id
 from persistence import DatabaseUnavailable
 from persistence.payments import (
     PaymentRow,
-    PaymentStatus,
     book_payment,
     checkout_seats,
     end_checkout,

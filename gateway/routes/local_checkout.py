@@ -9,10 +9,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from domain.errors import NotFound
+from domain.statuses import PaymentStatus
 from gateway.appkeys import PAYMENTS
 from gateway.payments.local_checkout import LOCAL_PATH, LocalCheckout, LocalSession
 from gateway.views.payments import local_checkout_html
-from persistence.payments import PaymentStatus
 
 routes = web.RouteTableDef()
 

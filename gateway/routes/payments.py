@@ -12,6 +12,7 @@ from typing import Final
 from aiohttp import web
 
 from domain.errors import Conflict, HoldNotActive, InvalidInput, NotFound
+from domain.statuses import PaymentStatus
 from engine.hold_records import read_hold
 from engine.protocol import BeginCheckoutRequest, new_command_id
 from gateway.appkeys import DATABASE, ENGINE, PAYMENTS, REDIS, SETTINGS
@@ -28,7 +29,6 @@ from gateway.views.payments import (
 from gateway.wire import json_response, read_body
 from persistence.payments import (
     PaymentRow,
-    PaymentStatus,
     booking_id_of,
     checkout_seats,
     find_payment_by_hold,

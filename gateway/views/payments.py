@@ -13,9 +13,9 @@ from html import escape
 from typing import TYPE_CHECKING, Final, Literal, TypedDict
 from urllib.parse import quote
 
+from domain.statuses import PaymentStatus
 from gateway.payments.local_checkout import LOCAL_PATH
 from gateway.views.catalog import utc_iso
-from persistence.payments import PaymentStatus
 
 if TYPE_CHECKING:
     from gateway.payments.local_checkout import LocalSession

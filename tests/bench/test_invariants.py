@@ -6,8 +6,7 @@ from dataclasses import replace
 
 from bench.invariants import Stored, StoredHold, StoredPayment, find_problems
 from bench.shoppers import Action, Grant
-from domain.statuses import HoldStatus, SeatStatus
-from persistence.payments import PaymentStatus
+from domain.statuses import HoldStatus, PaymentStatus, SeatStatus
 
 TTL_MS = 30_000
 
