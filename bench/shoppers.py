@@ -27,8 +27,8 @@ import orjson
 from bench.buyers import SeatMap
 
 MAX_SEATS: Final = 4
-# A 503 (engine busy) or 429 (rate limited) is retried with the same Idempotency-Key after its
-# Retry-After, as a client would.
+# A 503 (engine busy) or 429 (rate limited) is retried after its Retry-After, as a client would:
+# a hold with the same Idempotency-Key, a payment by pressing Pay again.
 HOLD_ATTEMPTS: Final = 3
 RETRIED: Final = frozenset({429, 503})
 MAX_RETRY_AFTER_S: Final = 10.0
@@ -199,7 +199,13 @@ class Shoppers:
         if form is None:
             grant.done = "page_failed"
             return
-        paid = await self._call("pay", "POST", self._base + html.unescape(form[1]), redirect=False)
+        pay_url = self._base + html.unescape(form[1])
+        # A 503 asks the person to try again, and they press Pay again after its Retry-After.
+        for _ in range(HOLD_ATTEMPTS):
+            paid = await self._call("pay", "POST", pay_url, redirect=False)
+            if paid.status not in RETRIED:
+                break
+            await asyncio.sleep(min(float(paid.headers.get("Retry-After", 1)), MAX_RETRY_AFTER_S))
         # The page answers Pay with a redirect to the success page once the payment is booked.
         grant.done = "paid" if paid.status == 303 else "pay_failed"
         self.tally.checkout_latencies_s.append(time.perf_counter() - started)

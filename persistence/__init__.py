@@ -1,5 +1,5 @@
 """MariaDB/MySQL access through asyncmy: the pool, migrations and every query."""
 
-from persistence.database import Database, DatabaseUnavailable
+from persistence.database import Database, DatabaseUnavailable, TransactionConflict
 
-__all__ = ["Database", "DatabaseUnavailable"]
+__all__ = ["Database", "DatabaseUnavailable", "TransactionConflict"]

@@ -8,9 +8,10 @@ the next borrower would read someone else's result.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final, TypeVar
 
 import asyncmy
 from asyncmy.cursors import DictCursor
@@ -18,11 +19,24 @@ from asyncmy.errors import InterfaceError, OperationalError
 
 from config import DatabaseSettings
 
+log = logging.getLogger(__name__)
+
 Row = dict[str, Any]
+T = TypeVar("T")
+
+# ER_LOCK_DEADLOCK and ER_LOCK_WAIT_TIMEOUT: InnoDB rolled the transaction back to let another
+# one through. Nothing is wrong with the server; the same transaction run again is expected to
+# succeed.
+_CONFLICT_CODES: Final = frozenset({1213, 1205})
 
 
 class DatabaseUnavailable(RuntimeError):
     """MariaDB could not be reached or dropped the connection."""
+
+
+class TransactionConflict(DatabaseUnavailable):
+    """InnoDB rolled the transaction back to break a deadlock or a lock wait; see
+    `Database.run_transaction`, which runs it again."""
 
 
 class Connection:
@@ -115,16 +129,33 @@ class Database:
             raw.close()
             raise
         except (OSError, OperationalError, InterfaceError) as exc:
+            if isinstance(exc, OperationalError) and exc.args and exc.args[0] in _CONFLICT_CODES:
+                await _roll_back(raw)
+                raise TransactionConflict(str(exc)) from exc
             raw.close()
             raise DatabaseUnavailable(str(exc)) from exc
         except BaseException:
-            try:
-                await raw.rollback()
-            except (OSError, OperationalError, InterfaceError):
-                raw.close()
+            await _roll_back(raw)
             raise
         finally:
             self._pool.release(raw)
+
+    async def run_transaction(
+        self, body: Callable[[Connection], Awaitable[T]], *, attempts: int = 3
+    ) -> T:
+        """`body` in a transaction, run again (from the start, in a fresh transaction) when
+        InnoDB rolls it back to break a deadlock: for work that concurrent writers contend on.
+        `body` must do nothing outside the database that a second run would repeat."""
+        attempt = 1
+        while True:
+            try:
+                async with self.transaction() as conn:
+                    return await body(conn)
+            except TransactionConflict as exc:
+                if attempt >= attempts:
+                    raise
+                attempt += 1
+                log.info("transaction rolled back (%s); running it again", exc)
 
     async def ping(self) -> bool:
         try:
@@ -136,3 +167,10 @@ class Database:
     async def close(self) -> None:
         self._pool.close()
         await self._pool.wait_closed()
+
+
+async def _roll_back(raw: Any) -> None:
+    try:
+        await raw.rollback()
+    except (OSError, OperationalError, InterfaceError):
+        raw.close()

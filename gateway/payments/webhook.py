@@ -245,8 +245,11 @@ class WebhookHandler:
         self, event: SessionEvent, payment: PaymentRow | None, outcome: _Write
     ) -> Outcome:
         """Record the event and write its outcome in one transaction, with the payment row
-        locked so that concurrent events for one session take turns."""
-        async with self._db.transaction() as conn:
+        locked so that concurrent events for one session take turns. InnoDB may roll it back to
+        break a deadlock with the write-behind (both write seats' rows); it is run again then,
+        since after a paid hold was booked in the engine only this transaction records it."""
+
+        async def record(conn: Connection) -> Outcome:
             if not await record_event(
                 conn, event_id=event.id, event_type=event.type, session_id=event.session_id
             ):
@@ -254,6 +257,8 @@ class WebhookHandler:
             if payment is None:
                 return Outcome.RECORDED
             return await outcome(conn, await lock_payment(conn, payment.id))
+
+        return await self._db.run_transaction(record)
 
     async def _cancel_checkout(self, payment: PaymentRow) -> None:
         """Release the hold's seats if it is still in checkout. A hold that has ended, or that
