@@ -70,6 +70,14 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
 
 
 @pytest.fixture
+def stack(
+    make_stack: Callable[..., Stack], redis_server: RedisServer, mariadb_server: MariaDBServer
+) -> Stack:
+    """The Procfile's processes over the session's Redis and MariaDB (none started yet)."""
+    return make_stack(redis_server.url, mariadb_server.url)
+
+
+@pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A Redis of this test's own, so restarting it disturbs nobody else."""
     server = RedisServer(tmp_path / "private-redis").start()

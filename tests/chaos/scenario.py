@@ -77,3 +77,11 @@ def stops_cleanly(verdict: Verdict, stack: Stack, within: float = 10.0) -> None:
             code == 0 and took <= within,
             f"{name} exited {code} after {took:.1f} s:\n{stack.log(name)[-2000:]}",
         )
+
+
+def conclude(verdict: Verdict, stack: Stack, result: ScenarioResult) -> None:
+    """End a scenario: every child must stop cleanly on SIGTERM, the checks go into the table,
+    and the scenario fails if any of them did."""
+    stops_cleanly(verdict, stack)
+    result.checks = verdict.checks
+    verdict.assert_all()

@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from bench.stack import wait_for_owners
-from devstack.servers import MariaDBServer, RedisServer
+from devstack.servers import RedisServer
 from engine.client import EngineClient
 from engine.keys import ShardKeys
 from persistence import Database
 from tests.chaos.invariants import Verdict, engine_invariants
 from tests.chaos.report import ScenarioResult
 from tests.chaos.rush import Rush, seeded
-from tests.chaos.scenario import rush_with_fault, stops_cleanly
+from tests.chaos.scenario import conclude, rush_with_fault
 from tests.chaos.stack import Stack, scale, wait_for_log
 from tests.helpers.engine import journals_drained
 
@@ -29,15 +28,13 @@ SHARDS = 2
 
 
 async def test_engine_kill_9_restarted_after_1_s(
-    make_stack: Callable[..., Stack],
+    stack: Stack,
     redis_server: RedisServer,
-    mariadb_server: MariaDBServer,
     redis: Redis,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:
     """engine kill -9, restarted after 1 s"""
-    stack = make_stack(redis_server.url, mariadb_server.url)
     event = await seeded(db)
     stack.start("engine-0", "engine")
     await wait_for_owners(redis_server.url, SHARDS)
@@ -61,21 +58,17 @@ async def test_engine_kill_9_restarted_after_1_s(
             event_id=event.event_id,
             outcomes=outcomes,
         )
-    stops_cleanly(verdict, stack)
-    chaos_result.checks = verdict.checks
-    verdict.assert_all()
+    conclude(verdict, stack, chaos_result)
 
 
 async def test_engine_kill_9_with_a_standby_taking_over(
-    make_stack: Callable[..., Stack],
+    stack: Stack,
     redis_server: RedisServer,
-    mariadb_server: MariaDBServer,
     redis: Redis,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:
     """engine kill -9, standby takes over"""
-    stack = make_stack(redis_server.url, mariadb_server.url)
     event = await seeded(db)
     stack.start("engine-0", "engine")
     await wait_for_owners(redis_server.url, SHARDS)
@@ -104,9 +97,7 @@ async def test_engine_kill_9_with_a_standby_taking_over(
         set(stack.tokens_taken("engine-1")) == set(range(SHARDS)),
         stack.log("engine-1")[-2000:],
     )
-    stops_cleanly(verdict, stack)
-    chaos_result.checks = verdict.checks
-    verdict.assert_all()
+    conclude(verdict, stack, chaos_result)
 
 
 async def _shard_state(redis: Redis) -> dict[bytes, bytes | None]:
@@ -214,21 +205,16 @@ async def _frozen_owner(stack: Stack, redis: Redis, db: Database, result: Scenar
             event_id=event.event_id,
             outcomes=outcomes,
         )
-    stops_cleanly(verdict, stack)
-    result.checks = verdict.checks
-    verdict.assert_all()
+    conclude(verdict, stack, result)
 
 
 async def test_frozen_engine_is_fenced_and_stands_down(
-    make_stack: Callable[..., Stack],
-    redis_server: RedisServer,
-    mariadb_server: MariaDBServer,
+    stack: Stack,
     redis: Redis,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:
     """engine SIGSTOP past its lease, takeover, SIGCONT"""
-    stack = make_stack(redis_server.url, mariadb_server.url)
     await _frozen_owner(stack, redis, db, chaos_result)
 
 

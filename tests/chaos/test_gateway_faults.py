@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,14 +13,14 @@ import pytest
 from redis.asyncio import Redis
 
 from bench.stack import wait_for_owners
-from devstack.servers import MariaDBServer, RedisServer
+from devstack.servers import RedisServer
 from domain.statuses import Role
 from gateway.auth.tokens import TokenCodec
 from persistence import Database
 from tests.chaos.invariants import Verdict, granted_seats, mariadb_converges, redis_holds_match
 from tests.chaos.report import ScenarioResult
 from tests.chaos.rush import Ask, plan, seeded
-from tests.chaos.scenario import rush_size, stops_cleanly
+from tests.chaos.scenario import conclude, rush_size
 from tests.chaos.stack import JWT_SECRET, Stack, scale, wait_for_readyz
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
@@ -95,15 +94,13 @@ class HttpRush:
 
 
 async def test_gateway_killed_mid_request(
-    make_stack: Callable[..., Stack],
+    stack: Stack,
     redis_server: RedisServer,
-    mariadb_server: MariaDBServer,
     redis: Redis,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:
     """gateway kill -9 mid-request, clients retry with the same Idempotency-Key"""
-    stack = make_stack(redis_server.url, mariadb_server.url)
     event = await seeded(db)
     stack.start("engine", "engine")
     stack.start("web", "web")
@@ -162,6 +159,4 @@ async def test_gateway_killed_mid_request(
         stored == len(holds),
         f"{stored} holds stored for {len(holds)} granted keys",
     )
-    stops_cleanly(verdict, stack)
-    chaos_result.checks = verdict.checks
-    verdict.assert_all()
+    conclude(verdict, stack, chaos_result)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
 
 from bench.stack import wait_for_owners
-from devstack.servers import MariaDBServer, RedisServer
+from devstack.servers import RedisServer
 from engine.client import EngineClient
 from engine.keys import ShardKeys
 from persistence import Database
@@ -27,15 +26,13 @@ SHARDS = 2
 
 
 async def test_sigterm_to_every_process_mid_rush(
-    make_stack: Callable[..., Stack],
+    stack: Stack,
     redis_server: RedisServer,
-    mariadb_server: MariaDBServer,
     redis: Redis,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:
     """SIGTERM to every process mid-rush, then a restart"""
-    stack = make_stack(redis_server.url, mariadb_server.url)
     event = await seeded(db)
     roles: tuple[Role, ...] = ("engine", "sweeper", "web")
     for role in roles:

@@ -20,7 +20,7 @@ from persistence import Database
 from tests.chaos.invariants import Verdict, engine_invariants
 from tests.chaos.report import ScenarioResult
 from tests.chaos.rush import Rush, seeded
-from tests.chaos.scenario import rush_with_fault, stops_cleanly
+from tests.chaos.scenario import conclude, rush_with_fault
 from tests.chaos.stack import Role, Stack, scale, wait_for_log, wait_for_readyz
 from tests.helpers.engine import journals_drained
 
@@ -78,9 +78,7 @@ async def test_redis_restarted_mid_rush(
     verdict.check(
         "every process survived", not stack.children.exited(), str(stack.children.exited())
     )
-    stops_cleanly(verdict, stack)
-    chaos_result.checks = verdict.checks
-    verdict.assert_all()
+    conclude(verdict, stack, chaos_result)
 
 
 async def test_mariadb_down_mid_rush(
@@ -150,6 +148,4 @@ async def test_mariadb_down_mid_rush(
             )
         finally:
             await db.close()
-    stops_cleanly(verdict, stack)
-    chaos_result.checks = verdict.checks
-    verdict.assert_all()
+    conclude(verdict, stack, chaos_result)

@@ -27,7 +27,7 @@ from tests.chaos.invariants import (
 )
 from tests.chaos.report import ScenarioResult
 from tests.chaos.rush import Rush, plan, seeded
-from tests.chaos.scenario import stops_cleanly
+from tests.chaos.scenario import conclude
 from tests.chaos.stack import Stack, scale
 from tests.helpers.engine import journals_drained
 
@@ -129,6 +129,4 @@ async def test_sweeper_expires_holds_whose_timers_were_lost(
         str({h: statuses.get(h) for h in list(hold_ids)[:5]}),
     )
     await mariadb_converges(verdict, redis, db, settings, event.event_id, {})
-    stops_cleanly(verdict, stack)
-    chaos_result.checks = verdict.checks
-    verdict.assert_all()
+    conclude(verdict, stack, chaos_result)
