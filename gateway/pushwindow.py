@@ -12,10 +12,17 @@ or encoded again.
 from __future__ import annotations
 
 import asyncio
+import enum
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
+
+
+class FrameKind(enum.StrEnum):
+    SEATS = "seats"  # one decision batch, as the engine published it
+    BATCHES = "batches"  # consecutive batches in one frame
+    RESYNC = "resync"  # the engine's or this gateway's notice: maps must fetch a snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +30,17 @@ class FeedMessage:
     """A frame for every seat map of one event: one batch (`seats`), several consecutive batches
     (`batches`, `first_seq` to `seq`), or the gateway's own notice that maps must resync."""
 
-    kind: str  # "seats", "batches" or "resync"
+    kind: FrameKind
     seq: int
     data: bytes
     first_seq: int
 
     @classmethod
     def batch(cls, seq: int, data: bytes) -> FeedMessage:
-        return cls(kind="seats", seq=seq, data=data, first_seq=seq)
+        return cls(kind=FrameKind.SEATS, seq=seq, data=data, first_seq=seq)
 
 
-RESYNC: Final = FeedMessage(kind="resync", seq=0, data=b"", first_seq=0)
+RESYNC: Final = FeedMessage(kind=FrameKind.RESYNC, seq=0, data=b"", first_seq=0)
 
 
 def combine(event_id: int, messages: list[FeedMessage]) -> FeedMessage:
@@ -42,7 +49,7 @@ def combine(event_id: int, messages: list[FeedMessage]) -> FeedMessage:
         return messages[0]
     head = b'{"type":"batches","event_id":%d,"seq":%d,"messages":[' % (event_id, messages[-1].seq)
     return FeedMessage(
-        kind="batches",
+        kind=FrameKind.BATCHES,
         seq=messages[-1].seq,
         data=head + b",".join(message.data for message in messages) + b"]}",
         first_seq=messages[0].first_seq,

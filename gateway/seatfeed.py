@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from config import EngineSettings
 from engine.keys import ShardKeys, shard_of
 from engine.waiting import cancel_and_wait
-from gateway.pushwindow import RESYNC, FeedMessage, PushWindow
+from gateway.pushwindow import RESYNC, FeedMessage, FrameKind, PushWindow
 
 log = logging.getLogger(__name__)
 
@@ -190,13 +190,11 @@ class SeatFeed:
         data = data if isinstance(data, bytes) else str(data).encode()
         header = orjson.loads(data)
         seq = int(header["seq"])
-        if header["type"] == "seats":
+        if header["type"] == FrameKind.SEATS:
             self._push_window.add(channel, int(header["event_id"]), FeedMessage.batch(seq, data))
-        else:  # the engine's own resync notice, after what went before it
+        else:  # the engine's resync notice, after whatever went before it
             self._push_window.flush(channel)
-            self._fan_out(
-                channel, FeedMessage(kind=header["type"], seq=seq, data=data, first_seq=seq)
-            )
+            self._fan_out(channel, RESYNC)
 
     def _fan_out(self, channel: str, message: FeedMessage) -> None:
         for watcher in self._watchers.get(channel, ()):

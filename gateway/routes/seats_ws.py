@@ -27,6 +27,7 @@ from engine.waiting import cancel_and_wait
 from gateway.appkeys import DATABASE, REDIS, SEAT_FEED, SETTINGS, WEBSOCKET_CAP
 from gateway.auth.guard import public
 from gateway.limits import client_ip
+from gateway.pushwindow import FrameKind
 from gateway.seatfeed import Snapshot, Watcher
 from gateway.wire import dumps, path_id
 from persistence import DatabaseUnavailable
@@ -75,7 +76,7 @@ async def _forward(
     gateway is shutting down, or no snapshot is to be had."""
     while True:
         message = await watcher.queue.get()
-        if message.kind == "resync" or message.first_seq > seq + 1:
+        if message.kind is FrameKind.RESYNC or message.first_seq > seq + 1:
             try:
                 seq = await _send_snapshot(ws, app, event_id)
             except (RedisError, OSError, DatabaseUnavailable) as exc:

@@ -7,7 +7,7 @@ import asyncio
 
 import orjson
 
-from gateway.pushwindow import FeedMessage, PushWindow, combine
+from gateway.pushwindow import FeedMessage, FrameKind, PushWindow, combine
 
 CHANNEL = "rq:seats:7"
 
@@ -61,7 +61,7 @@ async def test_batches_within_the_window_go_out_together_in_order() -> None:
     assert len(pushes.delivered) == 1, "only the first went out before the window's end"
 
     together = await pushes.next(2)
-    assert (together.kind, together.first_seq, together.seq) == ("batches", 2, 4)
+    assert (together.kind, together.first_seq, together.seq) == (FrameKind.BATCHES, 2, 4)
     assert seqs_of(together) == [2, 3, 4]
     window.close()
 
@@ -72,7 +72,7 @@ async def test_a_lone_batch_at_the_windows_end_is_sent_as_itself() -> None:
     window.add(CHANNEL, 7, batch(1))
     window.add(CHANNEL, 7, batch(2))
     alone = await pushes.next(2)
-    assert (alone.kind, alone.first_seq, alone.seq) == ("seats", 2, 2)
+    assert (alone.kind, alone.first_seq, alone.seq) == (FrameKind.SEATS, 2, 2)
     window.close()
 
 
