@@ -10,6 +10,8 @@ import asyncio
 import base64
 import os
 import time
+import weakref
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -42,6 +44,10 @@ if TYPE_CHECKING:
     Socket = aiohttp.ClientWebSocketResponse
 
 RECEIVE_SECONDS: Final = 5.0
+# Batches received in a `batches` frame and not yet looked at, per socket.
+_UNREAD: Final[weakref.WeakKeyDictionary[Socket, deque[dict[str, Any]]]] = (
+    weakref.WeakKeyDictionary()
+)
 # A websocket handshake's headers, for a plain GET that can read an error body.
 UPGRADE_HEADERS: Final = {
     "Upgrade": "websocket",
@@ -77,9 +83,24 @@ async def snapshot_of(ws: Socket, event_id: int) -> tuple[int, dict[int, str]]:
     return message["seq"], statuses_of(message, "seats")
 
 
+async def next_batch(ws: Socket) -> dict[str, Any]:
+    """The next decision batch, whether it came alone (`seats`) or within a `batches` frame
+    (batches decided within one push window of each other, as concurrent holds may be)."""
+    unread = _UNREAD.setdefault(ws, deque())
+    if not unread:
+        frame = await receive(ws)
+        if frame["type"] == "batches":
+            assert set(frame) == {"type", "event_id", "seq", "messages"}, frame
+            assert frame["seq"] == frame["messages"][-1]["seq"], frame
+            unread.extend(frame["messages"])
+        else:
+            unread.append(frame)
+    return unread.popleft()
+
+
 async def change_of(ws: Socket, event_id: int, seq: int) -> dict[int, str]:
-    """The next message, which must be the change batch numbered `seq`."""
-    message = await receive(ws)
+    """The next batch, which must be the change batch numbered `seq`."""
+    message = await next_batch(ws)
     assert set(message) == {"type", "event_id", "at", "seq", "changes"}, message
     assert (message["type"], message["event_id"], message["seq"]) == ("seats", event_id, seq)
     decided_ms_ago = time.time() * 1000 - message["at"]
