@@ -11,7 +11,7 @@ from openapi_schema_validator import OAS31Validator, oas31_format_checker
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 import domain.catalog
-import gateway.openapi as doc_module
+import gateway.openapi.constraints as doc_module
 import gateway.routes.auth
 import gateway.routes.holds
 import gateway.routes.payments

@@ -1,0 +1,343 @@
+"""The document's component schemas: wire shapes of answers and requests."""
+
+from __future__ import annotations
+
+from domain.catalog import (
+    DEFAULT_MAX_SEATS_PER_BUYER,
+    MAX_PRICE_MINOR,
+    MAX_SEAT_NUMBER,
+    MAX_SEATS,
+    MAX_SEATS_PER_BUYER,
+)
+from domain.statuses import HoldStatus, PaymentStatus, Role, SeatStatus
+from gateway.openapi.blocks import (
+    DATETIME,
+    STRING,
+    Schema,
+    exact,
+    integer,
+    object_schema,
+    ref,
+    text,
+)
+from gateway.openapi.constraints import (
+    CATEGORY_CODE_MAX,
+    CATEGORY_NAME_MAX,
+    EMAIL_PATTERN,
+    EVENT_NAME_MAX,
+    HOLD_ID_PATTERN,
+    INT64_MAX,
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    MAX_SEATS_PER_HOLD,
+    MIN_PASSWORD_LENGTH,
+    ROW_LABEL_MAX,
+    SECTION_NAME_MAX,
+    VENUE_NAME_MAX,
+)
+from gateway.payments.webhook import Outcome
+
+
+def _payment_schemas() -> dict[str, Schema]:
+    payment_status: Schema = {"type": "string", "enum": [status.value for status in PaymentStatus]}
+    booked_seat = exact(
+        {
+            "id": integer(1),
+            "section": STRING,
+            "row": STRING,
+            "number": integer(1),
+            "category": STRING,
+            "price": integer(0),
+        }
+    )
+    return {
+        "Checkout": exact(
+            {
+                "checkout_url": {"type": "string", "format": "uri"},
+                "session_id": STRING,
+                "expires_at": DATETIME,
+            }
+        ),
+        "WebhookReceipt": exact(
+            {
+                "received": {"const": True},
+                "outcome": {"type": "string", "enum": [outcome.value for outcome in Outcome]},
+            }
+        ),
+        "PaymentState": exact(
+            {
+                "session_id": STRING,
+                "status": payment_status,
+                "amount_minor": integer(0),
+                "currency": STRING,
+                "booking_id": {"type": ["integer", "null"], "minimum": 1},
+            }
+        ),
+        "PaymentStateEnvelope": exact({"payment": ref("PaymentState")}),
+        "Booking": exact(
+            {
+                "id": integer(1),
+                "event": exact({"id": integer(1), "name": STRING, "starts_at": DATETIME}),
+                "seats": {"type": "array", "items": booked_seat},
+                "amount_minor": integer(0),
+                "currency": STRING,
+                "payment_status": payment_status,
+                "created_at": DATETIME,
+            }
+        ),
+        "BookingList": exact({"bookings": {"type": "array", "items": ref("Booking")}}),
+    }
+
+
+def schemas() -> dict[str, Schema]:
+    return {
+        **_common_schemas(),
+        **_catalog_schemas(),
+        **_payment_schemas(),
+        **_request_schemas(),
+    }
+
+
+def _common_schemas() -> dict[str, Schema]:
+    user = exact(
+        {
+            "id": integer(1),
+            "email": STRING,
+            "name": STRING,
+            "role": {"type": "string", "enum": [role.value for role in Role]},
+            "created_at": DATETIME,
+        }
+    )
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["status", "code", "message"],
+                    "properties": {
+                        "status": integer(400, 599),
+                        "code": {"type": "string", "minLength": 1},
+                        "message": {"type": "string", "minLength": 1},
+                        "field": {"type": "string", "description": "The offending field."},
+                    },
+                    "additionalProperties": True,
+                    "description": "Other properties are details of the particular error.",
+                }
+            },
+            "additionalProperties": False,
+        },
+        "Health": exact({"status": {"const": "ok"}}),
+        "Readiness": exact(
+            {
+                "status": {"type": "string", "enum": ["ready", "not_ready"]},
+                "checks": exact({"redis": {"type": "boolean"}, "database": {"type": "boolean"}}),
+            }
+        ),
+        "User": user,
+        "UserEnvelope": exact({"user": ref("User")}),
+        "Session": exact({"user": ref("User"), "token": STRING, "expires_at": DATETIME}),
+        "Hold": exact(
+            {
+                "id": {"type": "string", "pattern": HOLD_ID_PATTERN},
+                "event_id": integer(1),
+                "seat_ids": {"type": "array", "minItems": 1, "items": integer(1)},
+                "status": {"type": "string", "enum": [status.value for status in HoldStatus]},
+                "expires_at": DATETIME,
+                "created_at": DATETIME,
+            }
+        ),
+        "HoldEnvelope": exact({"hold": ref("Hold")}),
+    }
+
+
+def _catalog_schemas() -> dict[str, Schema]:
+    event = {
+        "id": integer(1),
+        "name": STRING,
+        "venue_id": integer(1),
+        "venue": STRING,
+        "starts_at": DATETIME,
+        "sale_starts_at": DATETIME,
+        "sale_ends_at": DATETIME,
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "max_seats_per_buyer": integer(1, MAX_SEATS_PER_BUYER),
+        "seats_total": integer(0),
+        "seats_available": integer(0),
+    }
+    price = exact({"category": STRING, "name": STRING, "amount_minor": integer(0)})
+    seat = exact(
+        {
+            "id": integer(1),
+            "section": STRING,
+            "row": STRING,
+            "number": integer(1),
+            "category": STRING,
+            "price": integer(0),
+            "status": {"type": "string", "enum": [status.value for status in SeatStatus]},
+        }
+    )
+    return {
+        "Category": exact({"code": STRING, "name": STRING}),
+        "Venue": exact(
+            {
+                "id": integer(1),
+                "name": STRING,
+                "seats": integer(0),
+                "categories": {"type": "array", "items": ref("Category")},
+            }
+        ),
+        "VenueEnvelope": exact({"venue": ref("Venue")}),
+        "VenueList": exact({"venues": {"type": "array", "items": ref("Venue")}}),
+        "Event": exact(event),
+        "EventDetail": exact({**event, "prices": {"type": "array", "items": price}}),
+        "EventList": exact({"events": {"type": "array", "items": ref("Event")}}),
+        "EventEnvelope": exact({"event": ref("EventDetail")}),
+        "SeatMap": exact(
+            {
+                "event_id": integer(1),
+                "seq": integer(0),
+                "seats": {"type": "array", "items": seat},
+            }
+        ),
+    }
+
+
+def _request_schemas() -> dict[str, Schema]:
+    seat_numbers: Schema = {
+        "description": "A count (seats numbered 1..n), or the seat numbers of a row with gaps.",
+        "oneOf": [
+            integer(1, MAX_SEAT_NUMBER),
+            {
+                "type": "array",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": integer(1, MAX_SEAT_NUMBER),
+            },
+        ],
+    }
+    row = object_schema(
+        {"label": text(ROW_LABEL_MAX), "seats": seat_numbers, "category": STRING},
+        required=["label", "seats", "category"],
+        extra=False,
+    )
+    rows_section = object_schema(
+        {
+            "name": text(SECTION_NAME_MAX),
+            "rows": {"type": "array", "minItems": 1, "items": row},
+        },
+        required=["name", "rows"],
+        extra=False,
+    )
+    compact_section = object_schema(
+        {
+            "name": text(SECTION_NAME_MAX),
+            "rows": {**integer(1, MAX_SEATS), "description": "Rows labelled 1..n."},
+            "seats": seat_numbers,
+            "category": STRING,
+        },
+        required=["name", "rows", "seats", "category"],
+        extra=False,
+    )
+    category = object_schema(
+        {"code": text(CATEGORY_CODE_MAX), "name": text(CATEGORY_NAME_MAX)},
+        required=["code", "name"],
+        extra=False,
+    )
+    datetime_field: Schema = {
+        **DATETIME,
+        "description": "ISO-8601 with a timezone, e.g. 2030-05-01T19:30:00Z.",
+    }
+    return {
+        "SignupRequest": object_schema(
+            {
+                "email": {
+                    "type": "string",
+                    "maxLength": MAX_EMAIL_LENGTH,
+                    "pattern": EMAIL_PATTERN,
+                    "description": "Trimmed and lower-cased before it is checked and stored.",
+                },
+                "password": {
+                    "type": "string",
+                    "minLength": MIN_PASSWORD_LENGTH,
+                    "maxLength": MAX_PASSWORD_LENGTH,
+                },
+                "name": text(MAX_NAME_LENGTH),
+            },
+            required=["email", "password", "name"],
+            extra=True,
+        ),
+        "LoginRequest": object_schema(
+            {"email": STRING, "password": STRING}, required=["email", "password"], extra=True
+        ),
+        "HoldRequest": object_schema(
+            {
+                "seat_ids": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_SEATS_PER_HOLD,
+                    "uniqueItems": True,
+                    "items": integer(1, INT64_MAX),
+                    "description": "Seat ids from the event's seat map.",
+                }
+            },
+            required=["seat_ids"],
+            extra=True,
+        ),
+        "VenueLayout": object_schema(
+            {
+                "name": text(VENUE_NAME_MAX),
+                "categories": {"type": "array", "minItems": 1, "items": category},
+                "sections": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "description": "Rows listed one by one, or the compact form: `rows` "
+                        "rows of the same `seats`, all in one `category`.",
+                        "oneOf": [rows_section, compact_section],
+                    },
+                },
+            },
+            required=["name", "categories", "sections"],
+            extra=False,
+        ),
+        "EventSpec": object_schema(
+            {
+                "venue_id": integer(1, INT64_MAX),
+                "name": text(EVENT_NAME_MAX),
+                "starts_at": datetime_field,
+                "sale_starts_at": datetime_field,
+                "sale_ends_at": datetime_field,
+                "currency": {
+                    "type": "string",
+                    "pattern": "^[A-Z]{3}$",
+                    "description": "ISO 4217.",
+                },
+                "max_seats_per_buyer": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "maximum": MAX_SEATS_PER_BUYER,
+                    "default": DEFAULT_MAX_SEATS_PER_BUYER,
+                    "description": f"Null or absent means {DEFAULT_MAX_SEATS_PER_BUYER}.",
+                },
+                "prices": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "additionalProperties": integer(0, MAX_PRICE_MINOR),
+                    "description": "Minor units (cents) per category code of the venue.",
+                },
+            },
+            required=[
+                "venue_id",
+                "name",
+                "starts_at",
+                "sale_starts_at",
+                "sale_ends_at",
+                "currency",
+                "prices",
+            ],
+            extra=False,
+        ),
+    }
