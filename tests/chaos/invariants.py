@@ -155,7 +155,6 @@ async def mariadb_converges(
 
 async def engine_invariants(
     verdict: Verdict,
-    *,
     client: EngineClient,
     redis: Redis,
     db: Database,
@@ -163,7 +162,8 @@ async def engine_invariants(
     event_id: int,
     outcomes: list[Outcome],
 ) -> dict[int, str]:
-    """The whole set for a rush through the EngineClient; returns seat → granted hold."""
+    """The whole set for a rush through the EngineClient; returns seat → granted hold. (Each
+    argument has its own type, so a call that mixes them up does not type-check.)"""
     all_answered(verdict, outcomes)
     owner = granted_seats(verdict, engine_grants(outcomes))
     verdict.check("some holds granted", bool(owner), "the rush granted nothing")

@@ -18,7 +18,7 @@ from typing import Final, Literal
 
 import aiohttp
 
-from bench.stack import Children, procfile
+from bench.stack import Children, procfile, wait_for_owners
 from config import Settings
 from devstack.servers import LOOPBACK, free_port
 
@@ -32,6 +32,10 @@ def scale() -> int:
     return max(1, int(os.environ.get("CHAOS_SCALE", "1")))
 
 
+# Every scenario's shard count: two, so that a fault hits more than one shard's recovery.
+SHARDS: Final = 2
+
+
 class Stack:
     def __init__(self, *, redis_url: str, database_url: str, log_dir: Path, **env: str) -> None:
         self.http_port = free_port()
@@ -43,7 +47,7 @@ class Stack:
             "HTTP_PORT": str(self.http_port),
             "JWT_SECRET": JWT_SECRET,
             "ARGON2_PROFILE": "cheapest",
-            "ENGINE_SHARDS": "2",
+            "ENGINE_SHARDS": str(SHARDS),
             "ENGINE_LEASE_TTL_MS": "1000",
             "ENGINE_BATCH_SIZE": "16",
             "LOG_LEVEL": "INFO",
@@ -64,6 +68,10 @@ class Stack:
         """Settings for the test's own EngineClient: a short decision timeout, so a request
         that the fault swallowed comes back as a retryable error quickly."""
         return Settings.from_env({**self.env, "ENGINE_DECISION_TIMEOUT_SECONDS": "1"})
+
+    async def wait_for_owners(self, within: float = 30.0) -> None:
+        """Until every shard's lease is held: the engines announce nothing else to the test."""
+        await wait_for_owners(self.env["REDIS_URL"], int(self.env["ENGINE_SHARDS"]), within)
 
     def start(self, name: str, role: Role) -> None:
         self.children.spawn(name, self._argv[role])

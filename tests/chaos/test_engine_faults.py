@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from bench.stack import wait_for_owners
-from devstack.servers import RedisServer
 from engine.client import EngineClient
 from engine.keys import ShardKeys
 from persistence import Database
@@ -19,17 +17,14 @@ from tests.chaos.invariants import Verdict, engine_invariants
 from tests.chaos.report import ScenarioResult
 from tests.chaos.rush import Rush, seeded
 from tests.chaos.scenario import conclude, rush_with_fault
-from tests.chaos.stack import Stack, scale, wait_for_log
+from tests.chaos.stack import SHARDS, Stack, scale, wait_for_log
 from tests.helpers.engine import journals_drained
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
 
-SHARDS = 2
-
 
 async def test_engine_kill_9_restarted_after_1_s(
     stack: Stack,
-    redis_server: RedisServer,
     redis: Redis,
     db: Database,
     chaos_result: ScenarioResult,
@@ -37,7 +32,7 @@ async def test_engine_kill_9_restarted_after_1_s(
     """engine kill -9, restarted after 1 s"""
     event = await seeded(db)
     stack.start("engine-0", "engine")
-    await wait_for_owners(redis_server.url, SHARDS)
+    await stack.wait_for_owners()
     settings = stack.client_settings()
     verdict = Verdict()
 
@@ -49,21 +44,12 @@ async def test_engine_kill_9_restarted_after_1_s(
 
     async with EngineClient(redis, settings.engine) as client:
         outcomes = await rush_with_fault(chaos_result, verdict, client, event, kill_and_restart)
-        await engine_invariants(
-            verdict,
-            client=client,
-            redis=redis,
-            db=db,
-            settings=settings,
-            event_id=event.event_id,
-            outcomes=outcomes,
-        )
+        await engine_invariants(verdict, client, redis, db, settings, event.event_id, outcomes)
     conclude(verdict, stack, chaos_result)
 
 
 async def test_engine_kill_9_with_a_standby_taking_over(
     stack: Stack,
-    redis_server: RedisServer,
     redis: Redis,
     db: Database,
     chaos_result: ScenarioResult,
@@ -71,7 +57,7 @@ async def test_engine_kill_9_with_a_standby_taking_over(
     """engine kill -9, standby takes over"""
     event = await seeded(db)
     stack.start("engine-0", "engine")
-    await wait_for_owners(redis_server.url, SHARDS)
+    await stack.wait_for_owners()
     stack.start("engine-1", "engine")
     await wait_for_log(stack, "engine-1", r"engine: \d+ shards", within=20)
     settings = stack.client_settings()
@@ -83,15 +69,7 @@ async def test_engine_kill_9_with_a_standby_taking_over(
 
     async with EngineClient(redis, settings.engine) as client:
         outcomes = await rush_with_fault(chaos_result, verdict, client, event, kill)
-        await engine_invariants(
-            verdict,
-            client=client,
-            redis=redis,
-            db=db,
-            settings=settings,
-            event_id=event.event_id,
-            outcomes=outcomes,
-        )
+        await engine_invariants(verdict, client, redis, db, settings, event.event_id, outcomes)
     verdict.check(
         "standby owns every shard",
         set(stack.tokens_taken("engine-1")) == set(range(SHARDS)),
@@ -196,15 +174,7 @@ async def _frozen_owner(stack: Stack, redis: Redis, db: Database, result: Scenar
             fences == [new.get(s) for s in range(SHARDS)] == stored_tokens,
             f"Redis {fences}, MariaDB {stored_tokens}, new owner {new}",
         )
-        await engine_invariants(
-            verdict,
-            client=client,
-            redis=redis,
-            db=db,
-            settings=settings,
-            event_id=event.event_id,
-            outcomes=outcomes,
-        )
+        await engine_invariants(verdict, client, redis, db, settings, event.event_id, outcomes)
     conclude(verdict, stack, result)
 
 

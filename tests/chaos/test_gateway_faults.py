@@ -12,8 +12,6 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from bench.stack import wait_for_owners
-from devstack.servers import RedisServer
 from domain.statuses import Role
 from gateway.auth.tokens import TokenCodec
 from persistence import Database
@@ -24,8 +22,6 @@ from tests.chaos.scenario import conclude, rush_size
 from tests.chaos.stack import JWT_SECRET, Stack, scale, wait_for_readyz
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
-
-SHARDS = 2
 
 
 @dataclass(slots=True)
@@ -95,7 +91,6 @@ class HttpRush:
 
 async def test_gateway_killed_mid_request(
     stack: Stack,
-    redis_server: RedisServer,
     redis: Redis,
     db: Database,
     chaos_result: ScenarioResult,
@@ -104,7 +99,7 @@ async def test_gateway_killed_mid_request(
     event = await seeded(db)
     stack.start("engine", "engine")
     stack.start("web", "web")
-    await wait_for_owners(redis_server.url, SHARDS)
+    await stack.wait_for_owners()
     verdict = Verdict()
     verdict.check("gateway ready", await wait_for_readyz(stack.base_url, 200, 30) is not None)
     settings = stack.client_settings()

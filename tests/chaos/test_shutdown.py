@@ -9,8 +9,6 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from bench.stack import wait_for_owners
-from devstack.servers import RedisServer
 from engine.client import EngineClient
 from engine.keys import ShardKeys
 from persistence import Database
@@ -18,16 +16,13 @@ from tests.chaos.invariants import Verdict, engine_grants, engine_invariants, ev
 from tests.chaos.report import ScenarioResult
 from tests.chaos.rush import Rush, seeded
 from tests.chaos.scenario import rush_with_fault
-from tests.chaos.stack import Role, Stack, scale, wait_for_readyz
+from tests.chaos.stack import SHARDS, Role, Stack, scale, wait_for_readyz
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
-
-SHARDS = 2
 
 
 async def test_sigterm_to_every_process_mid_rush(
     stack: Stack,
-    redis_server: RedisServer,
     redis: Redis,
     db: Database,
     chaos_result: ScenarioResult,
@@ -37,7 +32,7 @@ async def test_sigterm_to_every_process_mid_rush(
     roles: tuple[Role, ...] = ("engine", "sweeper", "web")
     for role in roles:
         stack.start(role, role)
-    await wait_for_owners(redis_server.url, SHARDS)
+    await stack.wait_for_owners()
     verdict = Verdict()
     verdict.check("gateway ready", await wait_for_readyz(stack.base_url, 200, 30) is not None)
     settings = stack.client_settings()
@@ -72,15 +67,7 @@ async def test_sigterm_to_every_process_mid_rush(
 
     async with EngineClient(redis, settings.engine) as client:
         outcomes = await rush_with_fault(chaos_result, verdict, client, event, terminate)
-        await engine_invariants(
-            verdict,
-            client=client,
-            redis=redis,
-            db=db,
-            settings=settings,
-            event_id=event.event_id,
-            outcomes=outcomes,
-        )
+        await engine_invariants(verdict, client, redis, db, settings, event.event_id, outcomes)
     # Recovery here is from the restart to the first answer the new engine gave.
     after = [o.answered_at for o in outcomes if o.answered_at and o.answered_at > restarted[0]]
     chaos_result.recovery_seconds = min(after) - restarted[0] if after else None

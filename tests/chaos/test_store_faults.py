@@ -10,7 +10,6 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from bench.stack import wait_for_owners
 from config import Settings
 from devstack.servers import MariaDBServer, RedisServer
 from engine.client import EngineClient
@@ -21,12 +20,10 @@ from tests.chaos.invariants import Verdict, engine_invariants
 from tests.chaos.report import ScenarioResult
 from tests.chaos.rush import Rush, seeded
 from tests.chaos.scenario import conclude, rush_with_fault
-from tests.chaos.stack import Role, Stack, scale, wait_for_log, wait_for_readyz
+from tests.chaos.stack import SHARDS, Role, Stack, scale, wait_for_log, wait_for_readyz
 from tests.helpers.engine import journals_drained
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
-
-SHARDS = 2
 
 
 async def test_redis_restarted_mid_rush(
@@ -42,7 +39,7 @@ async def test_redis_restarted_mid_rush(
     roles: tuple[Role, ...] = ("engine", "sweeper", "web")
     for role in roles:
         stack.start(role, role)
-    await wait_for_owners(private_redis.url, SHARDS)
+    await stack.wait_for_owners()
     verdict = Verdict()
     verdict.check("gateway ready", await wait_for_readyz(stack.base_url, 200, 30) is not None)
     settings = stack.client_settings()
@@ -64,15 +61,7 @@ async def test_redis_restarted_mid_rush(
     try:
         async with EngineClient(redis, settings.engine) as client:
             outcomes = await rush_with_fault(chaos_result, verdict, client, event, restart)
-            await engine_invariants(
-                verdict,
-                client=client,
-                redis=redis,
-                db=db,
-                settings=settings,
-                event_id=event.event_id,
-                outcomes=outcomes,
-            )
+            await engine_invariants(verdict, client, redis, db, settings, event.event_id, outcomes)
     finally:
         await redis.aclose()
     verdict.check(
@@ -99,7 +88,7 @@ async def test_mariadb_down_mid_rush(
     finally:
         await db.close()  # its pooled connections would not survive the outage
     stack.start("engine", "engine")
-    await wait_for_owners(redis_server.url, SHARDS)
+    await stack.wait_for_owners()
     settings = stack.client_settings()
     journal = ShardKeys(shard_of(event.event_id, SHARDS)).journal
     verdict = Verdict()
@@ -137,15 +126,7 @@ async def test_mariadb_down_mid_rush(
             verdict.check("write-behind caught up", False, stack.log("engine")[-2000:])
         db = await Database.connect(db_settings)
         try:
-            await engine_invariants(
-                verdict,
-                client=client,
-                redis=redis,
-                db=db,
-                settings=settings,
-                event_id=event.event_id,
-                outcomes=outcomes,
-            )
+            await engine_invariants(verdict, client, redis, db, settings, event.event_id, outcomes)
         finally:
             await db.close()
     conclude(verdict, stack, chaos_result)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from bench.stack import wait_for_owners
 from devstack.servers import MariaDBServer, RedisServer
 from domain.statuses import SeatStatus
 from engine.client import EngineClient
@@ -28,12 +27,11 @@ from tests.chaos.invariants import (
 from tests.chaos.report import ScenarioResult
 from tests.chaos.rush import Rush, plan, seeded
 from tests.chaos.scenario import conclude
-from tests.chaos.stack import Stack, scale
+from tests.chaos.stack import SHARDS, Stack, scale
 from tests.helpers.engine import journals_drained
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
 
-SHARDS = 2
 HOLD_TTL_SECONDS = 3.0
 BATCH = 512  # the fresh engine takes every queued expire request in its first turn
 
@@ -69,7 +67,7 @@ async def test_sweeper_expires_holds_whose_timers_were_lost(
     event = await seeded(db)
     keys = ShardKeys(shard_of(event.event_id, SHARDS))
     stack.start("engine-0", "engine")
-    await wait_for_owners(redis_server.url, SHARDS)
+    await stack.wait_for_owners()
     settings = stack.client_settings()
     verdict = Verdict()
 
