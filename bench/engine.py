@@ -30,6 +30,7 @@ from bench.stack import (
     EngineProcesses,
     SeededEvent,
     Servers,
+    engine_env,
     private_servers,
     seed_event,
     settings_for,
@@ -214,12 +215,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     for _ in range(EVENTS)
                 ]
-                env = {
-                    "REDIS_URL": servers.redis_url,
-                    "DATABASE_URL": servers.database_url,
-                    "ENGINE_SHARDS": str(shards),
-                    "LOG_LEVEL": "WARNING",
-                }
+                env = engine_env(servers, shards)
                 with tempfile.TemporaryDirectory() as logs:
                     engines = EngineProcesses(env, processes, Path(logs))
                     engines.start()
@@ -280,12 +276,7 @@ async def run_paced(
 ) -> dict[str, Any]:
     await reset(servers, db)
     event = await seed_event(db, seats=args.seats, buyers=args.buyers, max_per_buyer=10**6 // 1000)
-    env = {
-        "REDIS_URL": servers.redis_url,
-        "DATABASE_URL": servers.database_url,
-        "ENGINE_SHARDS": "1",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = engine_env(servers, 1)
     with tempfile.TemporaryDirectory() as logs:
         engines = EngineProcesses(env, 1, Path(logs))
         engines.start()

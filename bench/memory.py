@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from bench.procstats import peak_rss_mib
-from bench.stack import EngineProcesses, private_servers, seed_event, settings_for
+from bench.stack import EngineProcesses, engine_env, private_servers, seed_event, settings_for
 from config import RedisSettings
 from engine.keys import ShardKeys
 from engine.redis_client import connect_redis
@@ -34,12 +34,7 @@ async def measure(seats: int) -> float:
                 await seed_event(db, seats=SEATS_PER_EVENT, buyers=1, max_per_buyer=6)
         finally:
             await db.close()
-        env = {
-            "REDIS_URL": servers.redis_url,
-            "DATABASE_URL": servers.database_url,
-            "ENGINE_SHARDS": str(SHARDS),
-            "LOG_LEVEL": "WARNING",
-        }
+        env = engine_env(servers, SHARDS)
         with tempfile.TemporaryDirectory() as logs:
             engines = EngineProcesses(env, 1, Path(logs))
             engines.start()

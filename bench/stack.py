@@ -59,6 +59,16 @@ def settings_for(servers: Servers, **overrides: str) -> Settings:
     )
 
 
+def engine_env(servers: Servers, shards: int) -> dict[str, str]:
+    """The environment of engine processes over `servers`, quiet but for warnings."""
+    return {
+        "REDIS_URL": servers.redis_url,
+        "DATABASE_URL": servers.database_url,
+        "ENGINE_SHARDS": str(shards),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class SeededEvent:
     event_id: int

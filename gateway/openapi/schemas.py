@@ -41,16 +41,7 @@ from gateway.payments.webhook import Outcome
 
 def _payment_schemas() -> dict[str, Schema]:
     payment_status: Schema = {"type": "string", "enum": [status.value for status in PaymentStatus]}
-    booked_seat = exact(
-        {
-            "id": integer(1),
-            "section": STRING,
-            "row": STRING,
-            "number": integer(1),
-            "category": STRING,
-            "price": integer(0),
-        }
-    )
+    booked_seat = exact(_seat_place())
     return {
         "Checkout": exact(
             {
@@ -170,12 +161,7 @@ def _catalog_schemas() -> dict[str, Schema]:
     price = exact({"category": STRING, "name": STRING, "amount_minor": integer(0)})
     seat = exact(
         {
-            "id": integer(1),
-            "section": STRING,
-            "row": STRING,
-            "number": integer(1),
-            "category": STRING,
-            "price": integer(0),
+            **_seat_place(),
             "status": {"type": "string", "enum": [status.value for status in SeatStatus]},
         }
     )
@@ -340,4 +326,16 @@ def _request_schemas() -> dict[str, Schema]:
             ],
             extra=False,
         ),
+    }
+
+
+def _seat_place() -> dict[str, Schema]:
+    """Where a seat is and what it costs, as bookings and seat maps both show it."""
+    return {
+        "id": integer(1),
+        "section": STRING,
+        "row": STRING,
+        "number": integer(1),
+        "category": STRING,
+        "price": integer(0),
     }
