@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -18,6 +19,15 @@ T = TypeVar("T")
 # Local-development defaults only; production refuses to start with them.
 DEV_JWT_SECRET: Final = "rushqueue-local-dev-secret-change-me-0123456789"  # noqa: S105
 DEV_WEBHOOK_SECRET: Final = "whsec_rushqueue_local_dev"  # noqa: S105
+DEV_DATABASE_URL: Final = "mysql://rushqueue:rushqueue@127.0.0.1:3306/rushqueue"
+
+# What a real value looks like, so that a placeholder, a publishable key pasted in the wrong
+# place or a truncated secret stops production at start-up instead of at the first payment.
+_STRIPE_SECRET_KEY_SHAPE: Final = re.compile(r"sk_(live|test)_[A-Za-z0-9]{16,}")
+_WEBHOOK_SECRET_SHAPE: Final = re.compile(r"whsec_[A-Za-z0-9+/=_-]{16,}")
+_JWT_SECRET_MIN_LENGTH: Final = 32
+# A generated secret of 32 characters has far more; "x" * 40 has one.
+_JWT_SECRET_MIN_DISTINCT: Final = 10
 
 
 class SettingsError(ValueError):
@@ -188,25 +198,14 @@ class _Reader:
     def settings(self) -> Settings:
         environment = self._get("RUSHQUEUE_ENV", Environment.DEVELOPMENT, Environment)
         jwt_secret = self._get("JWT_SECRET", DEV_JWT_SECRET, str)
-        if len(jwt_secret) < 32:
+        if len(jwt_secret) < _JWT_SECRET_MIN_LENGTH:
             raise SettingsError("JWT_SECRET is invalid: use at least 32 characters")
         stripe_key = self._get("STRIPE_SECRET_KEY", None, _nonempty)
-        if environment is Environment.PRODUCTION:
-            if jwt_secret == DEV_JWT_SECRET:
-                raise SettingsError("JWT_SECRET must be set in production")
-            if stripe_key is None:
-                raise SettingsError(
-                    "STRIPE_SECRET_KEY must be set in production (the local checkout is dev-only)"
-                )
-            if "STRIPE_WEBHOOK_SECRET" not in self._env:
-                raise SettingsError("STRIPE_WEBHOOK_SECRET must be set in production")
         redis_url = self._get("REDIS_URL", "redis://127.0.0.1:6379/0", _redis_url)
         db_pool_max = self._positive_int("DATABASE_POOL_MAX", 10)
         database = self._get(
             "DATABASE_URL",
-            DatabaseSettings.from_url(
-                "mysql://rushqueue:rushqueue@127.0.0.1:3306/rushqueue", pool_max=db_pool_max
-            ),
+            DatabaseSettings.from_url(DEV_DATABASE_URL, pool_max=db_pool_max),
             lambda raw: DatabaseSettings.from_url(raw, pool_max=db_pool_max),
         )
         port = self._get("HTTP_PORT", 8080, _port)
@@ -251,7 +250,7 @@ class _Reader:
             webhook_secret=self._get("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET, _nonempty),
             api_base=self._get("STRIPE_API_BASE", None, _http_url),
         )
-        return Settings(
+        settings = Settings(
             environment=environment,
             redis=RedisSettings(
                 url=redis_url,
@@ -270,6 +269,39 @@ class _Reader:
             ),
             log_level=self._get("LOG_LEVEL", "INFO", _one_of("DEBUG", "INFO", "WARNING", "ERROR")),
         )
+        if environment is Environment.PRODUCTION:
+            _refuse_development_secrets(settings)
+        return settings
+
+
+def _refuse_development_secrets(settings: Settings) -> None:
+    """Production runs only with secrets of its own. The values checked are the ones the process
+    would use, so a variable that is set but blank (which falls back to the development default,
+    printed in this file) is refused like a missing one. Messages never repeat a secret."""
+    jwt_secret = settings.jwt_secret
+    if jwt_secret == DEV_JWT_SECRET or len(set(jwt_secret)) < _JWT_SECRET_MIN_DISTINCT:
+        raise SettingsError(
+            "JWT_SECRET must be set in production to a generated secret of at least "
+            f"{_JWT_SECRET_MIN_LENGTH} characters (e.g. `openssl rand -base64 48`)"
+        )
+    stripe_key = settings.stripe.secret_key
+    if stripe_key is None:
+        raise SettingsError(
+            "STRIPE_SECRET_KEY must be set in production (the local checkout is dev-only)"
+        )
+    if not _STRIPE_SECRET_KEY_SHAPE.fullmatch(stripe_key):
+        raise SettingsError(
+            "STRIPE_SECRET_KEY is not a Stripe secret key: expected sk_live_… or sk_test_…"
+        )
+    webhook_secret = settings.stripe.webhook_secret
+    if webhook_secret == DEV_WEBHOOK_SECRET or not _WEBHOOK_SECRET_SHAPE.fullmatch(webhook_secret):
+        raise SettingsError(
+            "STRIPE_WEBHOOK_SECRET must be set in production to the signing secret (whsec_…) "
+            "of your Stripe webhook endpoint"
+        )
+    development = DatabaseSettings.from_url(DEV_DATABASE_URL)
+    if settings.database.password in ("", development.password):
+        raise SettingsError("DATABASE_URL must be set in production with a password of its own")
 
 
 def _positive(kind: Callable[[str], T]) -> Callable[[str], T]:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import pytest
 
 from config import Environment, Settings, SettingsError
-from config.settings import DEV_JWT_SECRET
+from config.settings import DEV_JWT_SECRET, DEV_WEBHOOK_SECRET
 
+# Shaped like real ones; made up for these tests.
 PRODUCTION_SECRETS = {
     "RUSHQUEUE_ENV": "production",
-    "JWT_SECRET": "p" * 40,
-    "STRIPE_SECRET_KEY": "sk_live_example",
-    "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    "JWT_SECRET": "Zq7rT2xW9vLm4Kp8Hs3Nd6Fb1Gc5Jy0AeUo",
+    "STRIPE_SECRET_KEY": "sk_live_51HxExampleKey0123456789abcdef",
+    "STRIPE_WEBHOOK_SECRET": "whsec_3f9aExampleSigningSecret0123456789",
+    "DATABASE_URL": "mysql://rushqueue:Wq8vExampleDbPassword@db.internal:3306/rushqueue",
 }
 
 
@@ -78,10 +80,59 @@ def test_a_short_jwt_secret_is_refused() -> None:
     assert "JWT_SECRET" in refusal({"JWT_SECRET": "short"})
 
 
-@pytest.mark.parametrize("missing", ["JWT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"])
+@pytest.mark.parametrize(
+    "missing", ["JWT_SECRET", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "DATABASE_URL"]
+)
 def test_production_refuses_to_start_with_a_development_default(missing: str) -> None:
     env = {name: value for name, value in PRODUCTION_SECRETS.items() if name != missing}
     assert missing in refusal(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # Set but empty, as a template or an unfilled secret store leaves it: the value that would
+        # be used is the development default, printed in the public source.
+        ("STRIPE_WEBHOOK_SECRET", ""),
+        ("STRIPE_WEBHOOK_SECRET", "   "),
+        ("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
+        ("STRIPE_WEBHOOK_SECRET", "my-webhook-secret"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_short"),
+        ("JWT_SECRET", ""),
+        ("JWT_SECRET", DEV_JWT_SECRET),
+        ("JWT_SECRET", "x" * 48),
+        ("STRIPE_SECRET_KEY", ""),
+        ("STRIPE_SECRET_KEY", "   "),
+        ("STRIPE_SECRET_KEY", "pk_live_51HxExampleKey0123456789abcdef"),
+        ("STRIPE_SECRET_KEY", "sk_live_"),
+        ("STRIPE_SECRET_KEY", "sk_live_ 51HxExampleKey0123456789"),
+        ("DATABASE_URL", ""),
+        ("DATABASE_URL", "mysql://rushqueue:rushqueue@db.internal:3306/rushqueue"),
+        ("DATABASE_URL", "mysql://rushqueue@db.internal:3306/rushqueue"),
+    ],
+)
+def test_production_refuses_a_secret_that_is_blank_a_default_or_not_shaped_like_one(
+    name: str, value: str
+) -> None:
+    message = refusal({**PRODUCTION_SECRETS, name: value})
+    assert message.startswith(name), message
+    assert "\n" not in message
+    if len(value.strip()) > len("sk_live_"):
+        assert value not in message, "a refusal must not print the secret"
+
+
+def test_production_accepts_stripe_test_mode_keys() -> None:
+    settings = Settings.from_env(
+        {**PRODUCTION_SECRETS, "STRIPE_SECRET_KEY": "sk_test_51HxExampleKey0123456789abcdef"}
+    )
+    assert settings.stripe.secret_key == "sk_test_51HxExampleKey0123456789abcdef"
+
+
+def test_development_keeps_its_defaults_for_blank_secrets() -> None:
+    settings = Settings.from_env({"STRIPE_WEBHOOK_SECRET": "", "JWT_SECRET": ""})
+    assert settings.stripe.webhook_secret == DEV_WEBHOOK_SECRET
+    assert settings.jwt_secret == DEV_JWT_SECRET
 
 
 def test_production_starts_with_its_secrets_set() -> None:
