@@ -104,8 +104,9 @@ async def anonymise_user(conn: Connection, user_id: int) -> None:
     """
     await conn.execute(
         "UPDATE users SET email = %s, name = %s, password_hash = %s WHERE id = %s",
-        # "!" is no argon2 hash, so no password verifies against it.
-        (f"deleted-{user_id}@deleted.invalid", "Deleted user", "!", user_id),
+        # "!" is no argon2 hash, so no password verifies against it. The email has no "@", so no
+        # signup can take it first and make this update fail on the unique key.
+        (f"deleted:{user_id}", "Deleted user", "!", user_id),
     )
 
 

@@ -234,8 +234,33 @@ async def test_a_deleted_user_is_anonymised_and_cannot_log_in(
         assert await find_user_by_email(conn, account.email) is None
         row = await get_user(conn, account.user_id)
     assert row is not None
-    assert (row.email, row.name) == (f"deleted-{account.user_id}@deleted.invalid", "Deleted user")
+    assert (row.email, row.name) == (f"deleted:{account.user_id}", "Deleted user")
     assert "Lovelace" not in row.password_hash
+
+
+async def test_an_account_named_like_a_deleted_one_cannot_block_a_deletion(
+    client: Client, db: Database, signup: Signup, cli_env: dict[str, str]
+) -> None:
+    victim = await signup()
+    # The form deleted accounts used to get: signing it up used to make the victim's deletion
+    # fail on the unique email key.
+    squatter = await signup(email=f"deleted-{victim.user_id}@deleted.invalid")
+
+    code, stdout, stderr = await delete_user(cli_env, victim.email)
+
+    assert code == 0, stderr
+    assert f"user {victim.user_id} deleted" in stdout
+    assert "Traceback" not in stderr
+    async with db.transaction() as conn:
+        assert await find_user_by_email(conn, victim.email) is None
+        assert await find_user_by_email(conn, squatter.email) is not None
+    assert (await client.get(ME, headers=squatter.headers)).status == 200
+    # What deleted accounts are anonymised to now is no address, so nobody can sign it up.
+    taken = await client.post(
+        "/api/v1/auth/signup",
+        json={"email": f"deleted:{victim.user_id}", "password": DEFAULT_PASSWORD, "name": "X"},
+    )
+    assert taken.status == 422
 
 
 async def test_a_revocation_outlives_every_token_issued_before_it(
