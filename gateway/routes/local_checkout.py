@@ -12,6 +12,7 @@ from domain.errors import NotFound
 from domain.statuses import PaymentStatus
 from gateway.appkeys import PAYMENTS
 from gateway.payments.local_checkout import LOCAL_PATH, LocalCheckout, LocalSession
+from gateway.routes.pages import html_page
 from gateway.views.payments import local_checkout_html
 
 routes = web.RouteTableDef()
@@ -24,13 +25,13 @@ def _local(request: web.Request) -> LocalCheckout:
     return provider
 
 
-def _page(session: LocalSession) -> web.Response:
-    return web.Response(text=local_checkout_html(session), content_type="text/html")
+def _page(request: web.Request, session: LocalSession) -> web.Response:
+    return html_page(request, local_checkout_html(session))
 
 
 @routes.get(LOCAL_PATH + "{session_id}")
 async def page(request: web.Request) -> web.Response:
-    return _page(await _local(request).session(request.match_info["session_id"]))
+    return _page(request, await _local(request).session(request.match_info["session_id"]))
 
 
 @routes.post(LOCAL_PATH + "{session_id}/pay")
@@ -38,7 +39,9 @@ async def pay(request: web.Request) -> web.Response:
     local = _local(request)
     session = await local.session(request.match_info["session_id"])
     if session.payment.status is not PaymentStatus.OPEN:
-        return _page(session)  # a resubmitted form: nothing to pay any more, show the state
+        return _page(
+            request, session
+        )  # a resubmitted form: nothing to pay any more, show the state
     raise web.HTTPSeeOther(await local.pay(session.payment))
 
 
@@ -47,5 +50,5 @@ async def cancel(request: web.Request) -> web.Response:
     local = _local(request)
     session = await local.session(request.match_info["session_id"])
     if session.payment.status is not PaymentStatus.OPEN:
-        return _page(session)
+        return _page(request, session)
     raise web.HTTPSeeOther(await local.cancel(session.payment))

@@ -30,12 +30,10 @@ CONTENT_TYPES: Final = {
     ".js": "text/javascript; charset=utf-8",
 }
 
-# Sent with every file: a script or stylesheet must never be sniffed into something else, and
-# "no-cache" makes the browser revalidate (cheap, by Last-Modified), so a deploy is seen at once
-# without content-hashed file names.
-_FILE_HEADERS: Final = {
+# Sent with every page the gateway serves, the buyer's and the checkout's: nothing is sniffed into
+# something else, framed, or told where the buyer came from.
+_SECURITY_HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
@@ -63,6 +61,17 @@ def content_security_policy(public_url: str) -> str:
     )
 
 
+def page_headers(public_url: str) -> dict[str, str]:
+    """The security headers of every HTML page, the policy included."""
+    return {**_SECURITY_HEADERS, "Content-Security-Policy": content_security_policy(public_url)}
+
+
+def html_page(request: web.Request, html: str) -> web.Response:
+    """A page made for this request (a checkout's state): never cached, since it changes."""
+    headers = {**page_headers(request.app[SETTINGS].http.public_url), "Cache-Control": "no-store"}
+    return web.Response(text=html, content_type="text/html", headers=headers)
+
+
 @routes.get("/")
 @public
 async def index(request: web.Request) -> web.FileResponse:
@@ -77,11 +86,11 @@ async def static_file(request: web.Request) -> web.FileResponse:
 
 def _file(request: web.Request, path: Path) -> web.FileResponse:
     """Every file with the same headers, the policy included: it only matters on the HTML, but
-    the HTML is reachable under /static/ too."""
-    policy = content_security_policy(request.app[SETTINGS].http.public_url)
+    the HTML is reachable under /static/ too. "no-cache" makes the browser revalidate (cheap, by
+    Last-Modified), so a deploy is seen at once without content-hashed file names."""
     headers = {
-        **_FILE_HEADERS,
-        "Content-Security-Policy": policy,
+        **page_headers(request.app[SETTINGS].http.public_url),
+        "Cache-Control": "no-cache",
         "Content-Type": CONTENT_TYPES[path.suffix],
     }
     return web.FileResponse(path, headers=headers)

@@ -20,6 +20,7 @@ from gateway.auth.guard import public
 from gateway.hold_access import own_hold
 from gateway.payments import webhook_handler
 from gateway.payments.provider import CheckoutPlan, session_expiry
+from gateway.routes.pages import html_page
 from gateway.views.payments import (
     Landing,
     checkout_body,
@@ -166,5 +167,5 @@ async def _landing(request: web.Request, landing: Landing) -> web.Response:
         raise NotFound("No such checkout session")
     state = payment_state_body(payment, booking_id)
     if "text/html" in request.headers.get("Accept", ""):
-        return web.Response(text=payment_state_html(landing, state), content_type="text/html")
+        return html_page(request, payment_state_html(landing, state))
     return json_response({"payment": state})

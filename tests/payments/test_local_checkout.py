@@ -4,6 +4,7 @@ send signed events through the same webhook handling as Stripe's."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
@@ -15,6 +16,18 @@ if TYPE_CHECKING:
     from tests.payments.conftest import Buyer, OpenStack, Stack
 
 HOLD_TTL_MS: Final = 600_000
+
+
+def assert_page_headers(headers: Mapping[str, str]) -> None:
+    """The local checkout's pages are development-only, but they send what the buyer's page
+    sends: nothing inline runs, nothing frames them, nothing is sniffed."""
+    policy = headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "form-action 'self'" in policy
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "same-origin"
 
 
 async def local_checkout(stack: Stack, buyer: Buyer, hold_id: str) -> tuple[str, str]:
@@ -41,6 +54,7 @@ async def test_paying_on_the_local_page_books_through_the_webhook(
     html = await page.text()
     assert page.status == 200
     assert page.content_type == "text/html"
+    assert_page_headers(page.headers)
     assert "84.00 EUR" in html
     assert f'action="{path}/pay"' in html
     assert f'action="{path}/cancel"' in html
@@ -48,6 +62,11 @@ async def test_paying_on_the_local_page_books_through_the_webhook(
     paid = await stack.client.post(f"{path}/pay", allow_redirects=False)
 
     assert paid.status == 303
+    back = urlsplit(paid.headers["Location"])
+    landing = await stack.client.get(f"{back.path}?{back.query}", headers={"Accept": "text/html"})
+    assert landing.status == 200
+    assert landing.content_type == "text/html"
+    assert_page_headers(landing.headers)
     assert paid.headers["Location"] == (
         f"{stack.settings.http.public_url}/api/v1/payments/success?session_id={session_id}"
     )
@@ -63,6 +82,7 @@ async def test_paying_on_the_local_page_books_through_the_webhook(
     # A resubmitted form pays nothing twice; it shows where the checkout stands.
     again = await stack.client.post(f"{path}/pay", allow_redirects=False)
     assert again.status == 200
+    assert_page_headers(again.headers)
     assert "<form" not in await again.text()
     assert await stack.count("SELECT COUNT(*) FROM bookings") == 1
 
