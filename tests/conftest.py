@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -68,6 +69,29 @@ def mariadb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDB
     asyncio.run(apply())
     yield server
     server.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own, so restarting it disturbs nobody else."""
+    server = RedisServer(tmp_path / "private-redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def private_mariadb(tmp_path: Path) -> AsyncIterator[MariaDBServer]:
+    """A migrated MariaDB of this test's own, so stopping it disturbs nobody else."""
+    server = MariaDBServer(tmp_path / "private-mariadb", durable=False).start()
+    try:
+        db = await Database.connect(Settings.from_env({"DATABASE_URL": server.url}).database)
+        try:
+            await migrate(db)
+        finally:
+            await db.close()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

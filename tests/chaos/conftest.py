@@ -7,15 +7,12 @@ variants in `make test`) multiplies the size of each rush and the length of each
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
 
-from config import Settings
 from devstack.servers import MariaDBServer, RedisServer
-from persistence import Database
-from persistence.migrate import migrate
 from tests.chaos.report import RESULTS, ScenarioResult, table, write_json
 from tests.chaos.stack import Stack
 
@@ -75,26 +72,3 @@ def stack(
 ) -> Stack:
     """The Procfile's processes over the session's Redis and MariaDB (none started yet)."""
     return make_stack(redis_server.url, mariadb_server.url)
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis of this test's own, so restarting it disturbs nobody else."""
-    server = RedisServer(tmp_path / "private-redis").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def private_mariadb(tmp_path: Path) -> AsyncIterator[MariaDBServer]:
-    """A migrated MariaDB of this test's own, so stopping it disturbs nobody else."""
-    server = MariaDBServer(tmp_path / "private-mariadb", durable=False).start()
-    try:
-        db = await Database.connect(Settings.from_env({"DATABASE_URL": server.url}).database)
-        try:
-            await migrate(db)
-        finally:
-            await db.close()
-        yield server
-    finally:
-        server.stop()
