@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run test chaos bench lint format migrate venv system-packages browser-packages clean clean-data
+.PHONY: help run observe test chaos bench lint format migrate venv system-packages browser-packages prometheus-package clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,6 +21,10 @@ help: ## List the targets
 # `exec`, so that the SIGTERM make forwards to its child lands on the supervisor, not on a shell.
 run: venv system-packages ## Start Redis, MariaDB (data in .data/), migrate, load demo data, run every Procfile process
 	exec $(BIN)/python -m devstack.run
+
+# Prometheus against the ports `make run` prints; run it beside `make run`, in another terminal.
+observe: venv prometheus-package ## Start Prometheus (loopback, port 9095) scraping the make run stack; data in .data/prometheus/
+	exec $(BIN)/python -m devstack.prometheus
 
 test: lint browser-packages ## Lint, type-check, then the whole pytest suite (it starts its own servers and browser)
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -53,8 +57,11 @@ venv: $(INSTALLED) ## Create .venv and install the project with its dev dependen
 system-packages: ## Install redis-server, mariadb-server and mariadb-client from Debian if missing
 	@bash devstack/ensure-system-packages.sh
 
-browser-packages: ## The same, and chromium for the browser tests
-	@bash devstack/ensure-system-packages.sh --with-browser
+browser-packages: ## The same, and chromium and prometheus for the browser and metrics tests
+	@bash devstack/ensure-system-packages.sh --with-browser --with-prometheus
+
+prometheus-package: ## The same, and prometheus (with promtool) for make observe
+	@bash devstack/ensure-system-packages.sh --with-prometheus
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -6,7 +6,13 @@ count) a fresh set of events is sold out; then, on one shard, a paced run at hal
 rate gives the latency under moderate load. After every run the invariants are checked, and a
 broken one fails the benchmark.
 
-    python -m bench.engine [--seats 20000] [--buyers 5000] [--quick]
+The engine's own figures come from its /metrics, scraped before and after each run
+(bench.metrics): the hold decisions it counted, which must equal the answers the load client
+got, and its decision latency (enqueue → applied decision, the dashboard's histogram) beside the
+client's round trip. `--no-metrics` runs the engines with METRICS_PORT=0 instead, to measure
+what the metrics cost.
+
+    python -m bench.engine [--seats 20000] [--buyers 5000] [--quick] [--no-metrics]
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.buyers import SeatMap
+from bench.metrics import EngineScrape, scrape_engines
 from bench.procstats import UsageMeter, server_pids
 from bench.report import write_report
 from bench.stack import (
@@ -217,10 +224,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 ]
                 env = engine_env(servers, shards)
                 with tempfile.TemporaryDirectory() as logs:
-                    engines = EngineProcesses(env, processes, Path(logs))
+                    engines = EngineProcesses(env, processes, Path(logs), metrics=args.metrics)
                     engines.start()
                     try:
                         await wait_for_owners(servers.redis_url, shards)
+                        counted_before = await scrape_engines(engines.metrics_urls)
                         client_settings = settings_for(servers, ENGINE_SHARDS=str(shards))
                         redis = connect_redis(client_settings.redis)
                         meter = UsageMeter(
@@ -233,6 +241,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         async with EngineClient(redis, client_settings.engine) as client:
                             meter.start()
                             outcome = await sell_out(client, events, args.buyers, seed=shards)
+                        counted = await scrape_engines(engines.metrics_urls) - counted_before
                         await redis.aclose()
                         await check_invariants(servers, shards, outcome, db)
                         # After the journal has drained, so the write-behind counts in full.
@@ -257,6 +266,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             if name.startswith("engine")
                         ),
                     ),
+                    "engine_metrics": _engine_counted(outcome, counted, args.metrics),
                     "invariants": "ok",
                 }
                 log.info("%s", row)
@@ -265,6 +275,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             await db.close()
     return {"configurations": rows, "paced": paced_row}
+
+
+def _engine_counted(
+    outcome: Outcome, counted: EngineScrape, metrics: bool
+) -> dict[str, Any] | None:
+    """The engine's own count and timing of the run; its count must be the client's."""
+    if not metrics:
+        return None
+    summary = counted.summary()
+    if summary["hold_decisions"] != outcome.decisions:
+        raise InvariantBroken(
+            f"the engine counted {summary['hold_decisions']} hold decisions, "
+            f"the load client got {outcome.decisions} answers"
+        )
+    return summary
 
 
 def _per_cpu_second(decisions: int, cpu_s: float) -> int | None:
@@ -278,7 +303,7 @@ async def run_paced(
     event = await seed_event(db, seats=args.seats, buyers=args.buyers, max_per_buyer=10**6 // 1000)
     env = engine_env(servers, 1)
     with tempfile.TemporaryDirectory() as logs:
-        engines = EngineProcesses(env, 1, Path(logs))
+        engines = EngineProcesses(env, 1, Path(logs), metrics=args.metrics)
         engines.start()
         try:
             await wait_for_owners(servers.redis_url, 1)
@@ -297,6 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seats", type=int, default=20_000)
     parser.add_argument("--buyers", type=int, default=5_000)
     parser.add_argument("--quick", action="store_true", help="small sizes, two configurations")
+    parser.add_argument(
+        "--no-metrics",
+        dest="metrics",
+        action="store_false",
+        help="engines without metrics (METRICS_PORT=0), to measure what they cost",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
     if args.quick:

@@ -47,18 +47,25 @@ def _engine_table(result: dict[str, Any]) -> str:
     lines = [
         "| shards | engine processes | decisions | decisions/s | p50 ms | p99 ms | max ms "
         "| CPU s: engine · Redis · load client | decisions per engine CPU-second "
-        "| invariants |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+        "| engine's count · decision p50 · p99 ms (its /metrics) | invariants |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|",
     ]
     for row in result["configurations"]:
         latency, cpu = row["latency"], row["cpu_s"]
         engine_cpu = sum(used for name, used in cpu.items() if name.startswith("engine"))
+        counted = row.get("engine_metrics")
+        engine_says = (
+            "metrics off"
+            if counted is None
+            else f"{counted['hold_decisions']} · {counted['decision_p50_ms']} · "
+            f"{counted['decision_p99_ms']}"
+        )
         lines.append(
             f"| {row['shards']} | {row['engine_processes']} | {row['decisions']} "
             f"| {row['decisions_per_s']} | {latency['p50_ms']} | {latency['p99_ms']} "
             f"| {latency['max_ms']} | {engine_cpu:.2f} · {cpu['redis-server']} · "
             f"{cpu['load-client']} | {row['decisions_per_engine_cpu_s']} "
-            f"| {row['invariants']} |"
+            f"| {engine_says} | {row['invariants']} |"
         )
     paced = result["paced"]
     lines.append("")
@@ -95,6 +102,7 @@ def _rush_table(document: dict[str, Any]) -> str:
         "unanswered) |",
         f"| hold decisions/s | {holds['decisions_per_s']} |",
         f"| hold decision latency | {_latency(holds['latency'])} |",
+        f"| the processes' own /metrics | {_counted(document['metrics'])} |",
         f"| {'sold out' if sell_out['sold_out'] else 'all buyers done'} after "
         f"| {sell_out['seconds']} s |",
         f"| checkout (POST → page → pay) | {_latency(document['checkout']['latency'])} |",
@@ -118,6 +126,17 @@ def _rush_table(document: dict[str, Any]) -> str:
     for name, usage in document["processes"].items():
         lines.append(f"| {name} | {usage['peak_rss_mib']} | {usage['cpu_s']} |")
     return "\n".join(lines)
+
+
+def _counted(metrics: dict[str, dict[str, Any]]) -> str:
+    engine, web = metrics["engine"], metrics["web"]
+    return (
+        f"engine: {engine['hold_decisions']} hold decisions "
+        f"({_pairs(engine['by_outcome'])}), decision p50 {engine['decision_p50_ms']} ms, "
+        f"p99 {engine['decision_p99_ms']} ms; gateway: hold requests "
+        f"{_pairs(web['hold_requests'])}, engine round trip p50 "
+        f"{web['engine_roundtrip_p50_ms']} ms, p99 {web['engine_roundtrip_p99_ms']} ms"
+    )
 
 
 def _pairs(counts: dict[str, int]) -> str:

@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 
 from bench.buyers import SeatMap
 from bench.invariants import InvariantBroken, check
+from bench.metrics import scrape_engines, scrape_gateways
 from bench.procstats import UsageMeter, server_pids
 from bench.report import write_report
 from bench.screenshot import capture_seat_map
@@ -54,6 +55,7 @@ from bench.summary import Measured, summarise
 from bench.watchers import LiveMap, Watchers
 from bench.writebehind import LagSampler, wait_drained
 from config import Settings
+from config.settings import LimitSettings
 from devstack.servers import LOOPBACK, free_port
 from domain.statuses import Role, SeatStatus
 from engine.redis_client import connect_redis
@@ -100,6 +102,8 @@ class Stack:
 def environment(servers: Servers, config: RushConfig) -> dict[str, str]:
     """The settings every child gets (and the load client reads back with `settings_for`)."""
     port = free_port()
+    browser = LimitSettings().seat_map_per_ip
+    seat_maps = f"{browser.count * (config.watchers + 1)}/{browser.seconds}"
     return {
         "RUSHQUEUE_ENV": "development",
         "REDIS_URL": servers.redis_url,
@@ -112,9 +116,11 @@ def environment(servers: Servers, config: RushConfig) -> dict[str, str]:
         "HOLD_TTL_SECONDS": str(config.hold_ttl_s),
         "STRIPE_SECRET_KEY": "",  # empty counts as unset: the local checkout
         # Rate limits stay on, as in production, but every watcher shares one loopback address,
-        # so the per-client websocket cap must admit them all.
+        # so the per-client websocket cap must admit them all, and each watcher gets a
+        # browser's own budget of seat-map connects (reconnects after gaps included).
         # (one more for the screenshot's browser)
         "WS_MAX_PER_IP": str(config.watchers + 1),
+        "RATE_LIMIT_SEAT_MAP_PER_IP": seat_maps,
         **(
             {"SEAT_PUSH_WINDOW_MS": str(config.push_window_ms)}
             if config.push_window_ms is not None
@@ -143,15 +149,24 @@ async def run(config: RushConfig) -> dict[str, Any]:
                 logs.mkdir(parents=True, exist_ok=True)
                 children = Children(env, logs)
                 commands = procfile()
+                # Each process serves its /metrics on a port of its own: the engine's and the
+                # gateways' own counts are read beside what the load client measured.
+                metrics: dict[str, list[str]] = {"engine": [], "web": []}
+
+                def spawn(name: str, kind: str) -> None:
+                    port = free_port()
+                    metrics.setdefault(kind, []).append(f"http://{LOOPBACK}:{port}/metrics")
+                    children.spawn(name, commands[kind], {"METRICS_PORT": str(port)})
+
                 # The gateway last, so that it is stopped first: its shutdown still talks to
                 # the engine (the outbox worker's jobs in hand). Several gateways share the
                 # port (SO_REUSEPORT) and the kernel spreads connections between them.
                 for name in sorted(commands, key=lambda name: name == "web"):
                     if name == "web" and config.web_processes > 1:
                         for index in range(config.web_processes):
-                            children.spawn(f"web-{index}", commands[name])
+                            spawn(f"web-{index}", name)
                     else:
-                        children.spawn(name, commands[name])
+                        spawn(name, name)
                 try:
                     await wait_until_ready(stack.base_url, children)
                     await wait_for_owners(servers.redis_url, settings.engine.shards)
@@ -160,9 +175,17 @@ async def run(config: RushConfig) -> dict[str, Any]:
                         **await server_pids(redis, db),
                         "load-client": os.getpid(),
                     }
+                    engine_before = await scrape_engines(metrics["engine"])
+                    web_before = await scrape_gateways(metrics["web"])
                     measured = await rush(config, stack, buyers, UsageMeter(pids))
                     if exited := children.exited():
                         raise RuntimeError(f"children exited during the run: {exited}")
+                    counted = {
+                        "engine": (
+                            await scrape_engines(metrics["engine"]) - engine_before
+                        ).summary(),
+                        "web": (await scrape_gateways(metrics["web"]) - web_before).summary(),
+                    }
                 finally:
                     exits = children.stop(in_turn=True)
                 complaints = children.complaints()
@@ -194,6 +217,7 @@ async def run(config: RushConfig) -> dict[str, Any]:
     }
     return {
         **summarise(measured, setup),
+        "metrics": counted,
         "stored": stored,
         "exits": {name: ended._asdict() for name, ended in exits.items()},
         "child_logs": complaints,

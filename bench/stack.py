@@ -21,7 +21,7 @@ from typing import Any, Final, NamedTuple
 import aiohttp
 
 from config import Settings
-from devstack.servers import MariaDBServer, RedisServer
+from devstack.servers import LOOPBACK, MariaDBServer, RedisServer, free_port
 from domain.catalog import CategorySpec, EventSpec, RowSpec, SectionSpec, VenueLayout
 from engine.keys import ShardKeys
 from persistence import Database
@@ -32,6 +32,7 @@ SEATS_PER_ROW: Final = 50
 STOP_WITHIN_S: Final = 15.0
 _COMPLAINT: Final = re.compile(r"\b(WARNING|ERROR|CRITICAL|Traceback)\b")
 _NUMBER: Final = re.compile(r"\d+")
+_ASSIGNMENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +134,13 @@ class Children:
         self._log_dir = log_dir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
-    def spawn(self, name: str, argv: Sequence[str]) -> None:
+    def spawn(self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+        """Start `argv` as `name`; `env` adds variables for this child alone."""
         with (self._log_dir / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(
                 list(argv),
                 cwd=ROOT,
-                env=self._env,
+                env=self._env if env is None else {**self._env, **env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -201,25 +203,41 @@ class Children:
 
 
 class EngineProcesses(Children):
-    """`python -m engine run` children."""
+    """`python -m engine run` children, each serving its metrics on a port of its own unless
+    `metrics` is off (the benchmark's way to measure what the metrics cost)."""
 
-    def __init__(self, env: Mapping[str, str], count: int, log_dir: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], count: int, log_dir: Path, *, metrics: bool = True
+    ) -> None:
         super().__init__(env, log_dir)
         self._count = count
+        self._metrics = metrics
+        self.metrics_urls: list[str] = []
 
     def start(self) -> None:
         for index in range(self._count):
-            self.spawn(f"engine-{index}", [sys.executable, "-m", "engine", "run"])
+            port = free_port() if self._metrics else 0
+            if port:
+                self.metrics_urls.append(f"http://{LOOPBACK}:{port}/metrics")
+            self.spawn(
+                f"engine-{index}",
+                [sys.executable, "-m", "engine", "run"],
+                {"METRICS_PORT": str(port)},
+            )
 
 
 def procfile(path: Path = ROOT / "Procfile") -> dict[str, list[str]]:
-    """The Procfile's processes as argument lists, run with this interpreter."""
+    """The Procfile's processes as argument lists, run with this interpreter. Leading
+    `NAME=value` words (the supervisor's per-process `$PORT` passed on as METRICS_PORT) are left
+    out: whoever starts these sets each child's environment itself."""
     commands: dict[str, list[str]] = {}
     for line in path.read_text().splitlines():
         name, sep, command = line.partition(":")
         if not sep or line.lstrip().startswith("#"):
             continue
         argv = shlex.split(command)
+        while argv and _ASSIGNMENT.match(argv[0]):
+            del argv[0]
         if argv and argv[0] == "python":
             argv[0] = sys.executable
         commands[name.strip()] = argv

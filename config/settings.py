@@ -10,7 +10,7 @@ import enum
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -20,6 +20,9 @@ T = TypeVar("T")
 DEV_JWT_SECRET: Final = "rushqueue-local-dev-secret-change-me-0123456789"  # noqa: S105
 DEV_WEBHOOK_SECRET: Final = "whsec_rushqueue_local_dev"  # noqa: S105
 DEV_DATABASE_URL: Final = "mysql://rushqueue:rushqueue@127.0.0.1:3306/rushqueue"
+# Above the engine's 2 s row-lock waits (persistence.seat_state.FENCE_WAIT_SECONDS): a shorter
+# read timeout would turn a lock wait that ends in a retried conflict into an outage.
+_MIN_DB_READ_TIMEOUT: Final = 3.0
 
 # What a real value looks like, so that a placeholder, a publishable key pasted in the wrong
 # place or a truncated secret stops production at start-up instead of at the first payment.
@@ -40,6 +43,11 @@ class Environment(enum.StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"  # one object per line, for log shippers
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RedisSettings:
     url: str
@@ -58,6 +66,14 @@ class DatabaseSettings:
     database: str
     pool_min: int = 1
     pool_max: int = 10
+    # Every connect and every query is bounded: a server that hangs without refusing (frozen,
+    # partitioned) must surface as DatabaseUnavailable, not as a task that waits for ever. The
+    # read timeout bounds each wait for the server's next packet, so it must exceed the longest
+    # legitimate wait inside one statement: the engine's row-lock waits of FENCE_WAIT_SECONDS
+    # (persistence.seat_state). Migrations, which may wait on a lock or rebuild a big table,
+    # run on a connection of their own with a longer bound (persistence.migrate).
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 10.0
 
     @classmethod
     def from_url(cls, url: str, *, pool_max: int = 10) -> DatabaseSettings:
@@ -127,6 +143,10 @@ class LimitSettings:
     signup_per_ip: Rate = Rate(5, 60)
     signup_per_email: Rate = Rate(5, 60)  # per email and IP together
     holds_per_user: Rate = Rate(30, 10)
+    # Seat-map connects, whatever they end in. A browser opens one per map it shows and
+    # reconnects with back-off (0.5 s doubling to 10 s) only after a drop or a gap, so a minute
+    # of 60 leaves room for a busy page or a few people behind one address.
+    seat_map_per_ip: Rate = Rate(60, 60)
     websockets_per_ip: int = 20
 
 
@@ -141,6 +161,16 @@ class EngineSettings:
     # A hold is left to its own actor for this long past expiry before the sweeper nudges it.
     sweep_grace_seconds: float = 2.0
     flush_batch: int = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TelemetrySettings:
+    # The loopback port this process serves /metrics on; 0 serves none. Every process of a
+    # machine needs its own (the Procfile passes the supervisor's per-process $PORT).
+    metrics_port: int = 0
+    log_format: LogFormat = LogFormat.TEXT
+    # Off by default: a line per request, piped through a supervisor, halved throughput (#12).
+    access_log: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,6 +194,7 @@ class Settings:
     stripe: StripeSettings
     jwt_secret: str
     limits: LimitSettings = LimitSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     jwt_ttl_seconds: int = 3600
     # The longest a gateway trusts its last "is this user deleted?" answer; a revocation notice
     # ends it sooner (gateway.auth.revocation).
@@ -208,6 +239,13 @@ class _Reader:
             DatabaseSettings.from_url(DEV_DATABASE_URL, pool_max=db_pool_max),
             lambda raw: DatabaseSettings.from_url(raw, pool_max=db_pool_max),
         )
+        database = replace(
+            database,
+            connect_timeout_seconds=self._positive_float("DATABASE_CONNECT_TIMEOUT_SECONDS", 5.0),
+            read_timeout_seconds=self._get(
+                "DATABASE_READ_TIMEOUT_SECONDS", 10.0, _at_least_seconds(_MIN_DB_READ_TIMEOUT)
+            ),
+        )
         port = self._get("HTTP_PORT", 8080, _port)
         http = HttpSettings(
             host=self._get("HTTP_HOST", "127.0.0.1", _nonempty),
@@ -233,6 +271,9 @@ class _Reader:
             holds_per_user=self._get(
                 "RATE_LIMIT_HOLDS_PER_USER", defaults.holds_per_user, Rate.parse
             ),
+            seat_map_per_ip=self._get(
+                "RATE_LIMIT_SEAT_MAP_PER_IP", defaults.seat_map_per_ip, Rate.parse
+            ),
             websockets_per_ip=self._positive_int("WS_MAX_PER_IP", defaults.websockets_per_ip),
         )
         engine = EngineSettings(
@@ -250,6 +291,11 @@ class _Reader:
             webhook_secret=self._get("STRIPE_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET, _nonempty),
             api_base=self._get("STRIPE_API_BASE", None, _http_url),
         )
+        telemetry = TelemetrySettings(
+            metrics_port=self._get("METRICS_PORT", 0, _port_or_off),
+            log_format=self._get("LOG_FORMAT", LogFormat.TEXT, LogFormat),
+            access_log=self._get("ACCESS_LOG", "off", _one_of("on", "off")) == "on",
+        )
         settings = Settings(
             environment=environment,
             redis=RedisSettings(
@@ -262,6 +308,7 @@ class _Reader:
             stripe=stripe,
             jwt_secret=jwt_secret,
             limits=limits,
+            telemetry=telemetry,
             jwt_ttl_seconds=self._positive_int("JWT_TTL_SECONDS", 3600),
             revocation_cache_ms=self._get("AUTH_REVOCATION_CACHE_MS", 60_000, _at_least(int, 0)),
             argon2_profile=self._get(
@@ -324,10 +371,27 @@ def _at_least(kind: Callable[[str], int], minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _at_least_seconds(minimum: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not value >= minimum:  # NaN too
+            raise ValueError(f"must be at least {minimum:g} seconds")
+        return value
+
+    return parse
+
+
 def _port(raw: str) -> int:
     value = int(raw)
     if not 0 < value < 65536:
         raise ValueError("must be a TCP port (1-65535)")
+    return value
+
+
+def _port_or_off(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value < 65536:
+        raise ValueError("must be a TCP port (1-65535), or 0 for none")
     return value
 
 

@@ -2,16 +2,19 @@
 # Installs the Debian packages whose servers `make run` and `make test` start: redis-server,
 # mariadb-server and mariadb-client; with --with-browser (`make test`) also the chromium that the
 # browser tests (tests/browser) and bench/screenshot.py drive through Playwright, which running
-# the app does not need. It looks for the binaries themselves, so when they are there (however
+# the app does not need; with --with-prometheus (`make test`, `make observe`) also prometheus,
+# whose `prometheus` and `promtool` the metrics tests (tests/telemetry) run. It looks for the binaries themselves, so when they are there (however
 # they got there) it does nothing and costs a few milliseconds; it runs before every `make run`
 # and `make test`, which is why it has no stamp file that could go stale.
 set -euo pipefail
 
 with_browser=false
+with_prometheus=false
 for argument in "$@"; do
   case "$argument" in
     --with-browser) with_browser=true ;;
-    *) echo "usage: $0 [--with-browser]" >&2; exit 2 ;;
+    --with-prometheus) with_prometheus=true ;;
+    *) echo "usage: $0 [--with-browser] [--with-prometheus]" >&2; exit 2 ;;
   esac
 done
 
@@ -33,15 +36,20 @@ have mariadb || packages+=(mariadb-client)
 if $with_browser; then
   have chromium || packages+=(chromium)
 fi
+# Installing it also starts Debian's own system-wide Prometheus on port 9090; `make observe`
+# and the tests run theirs on other loopback ports.
+if $with_prometheus; then
+  have prometheus promtool || packages+=(prometheus)
+fi
 
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "Missing: ${packages[*]}. This is not a Debian-like system: install Redis, MariaDB and" \
-    "Chromium (redis-server, mariadbd, mariadb-install-db, mariadb, chromium) with your" \
-    "package manager." >&2
+  echo "Missing: ${packages[*]}. This is not a Debian-like system: install Redis, MariaDB," \
+    "Chromium and Prometheus (redis-server, mariadbd, mariadb-install-db, mariadb, chromium," \
+    "prometheus, promtool) with your package manager." >&2
   exit 1
 fi
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +25,8 @@ from typing import TYPE_CHECKING, Final, NoReturn
 from config import Settings, SettingsError
 from devstack.demo import DemoInfo, load_demo
 from devstack.servers import LOOPBACK, MariaDBServer, RedisServer, ServerError
+from engine.redis_client import connect_redis
+from engine.shard_count import ShardCountChangeRefused, change_shard_count
 from persistence import Database, DatabaseUnavailable
 from persistence.migrate import migrate
 
@@ -36,8 +39,16 @@ DATA_DIR: Final = ROOT / ".data"
 PROCFILE: Final = ROOT / "Procfile"
 REDIS_PORT_VAR: Final = "RUSHQUEUE_DEV_REDIS_PORT"
 DB_PORT_VAR: Final = "RUSHQUEUE_DEV_DB_PORT"
+METRICS_PORT_VAR: Final = "RUSHQUEUE_DEV_METRICS_PORT"
+PROMETHEUS_PORT_VAR: Final = "RUSHQUEUE_DEV_PROMETHEUS_PORT"
 DEFAULT_REDIS_PORT: Final = 6390
 DEFAULT_DB_PORT: Final = 3390
+DEFAULT_METRICS_PORT: Final = 9100
+# `make observe`'s. Not 9090: installing Debian's package starts a system-wide Prometheus there.
+DEFAULT_PROMETHEUS_PORT: Final = 9095
+# honcho's numbering of $PORT: each process type starts 100 above the previous one.
+_PORTS_PER_TYPE: Final = 100
+_PROCFILE_LINE: Final = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 # honcho sends SIGTERM, then SIGKILL after 5 s; this leaves it room to do both and exit.
 HONCHO_STOP_TIMEOUT: Final = 15.0
 WEB_READY_TIMEOUT: Final = 60.0
@@ -55,17 +66,34 @@ class StopRequested(KeyboardInterrupt):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DevPorts:
-    """The loopback ports of the private servers; HTTP_PORT is read by `Settings`."""
+    """The loopback ports of the private servers, the first metrics port (honcho's `-p`) and
+    `make observe`'s Prometheus; HTTP_PORT is read by `Settings`."""
 
     redis: int = DEFAULT_REDIS_PORT
     database: int = DEFAULT_DB_PORT
+    metrics: int = DEFAULT_METRICS_PORT
+    prometheus: int = DEFAULT_PROMETHEUS_PORT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DevPorts:
         return cls(
             redis=_port_from(env, REDIS_PORT_VAR, DEFAULT_REDIS_PORT),
             database=_port_from(env, DB_PORT_VAR, DEFAULT_DB_PORT),
+            metrics=_port_from(env, METRICS_PORT_VAR, DEFAULT_METRICS_PORT),
+            prometheus=_port_from(env, PROMETHEUS_PORT_VAR, DEFAULT_PROMETHEUS_PORT),
         )
+
+
+def procfile_names(path: Path = PROCFILE) -> list[str]:
+    """The Procfile's process types, in order: honcho numbers their ports in this order."""
+    found = (_PROCFILE_LINE.match(line) for line in path.read_text().splitlines())
+    return [match.group(1) for match in found if match]
+
+
+def metrics_ports(base: int, names: list[str]) -> dict[str, int]:
+    """Each process's METRICS_PORT under `honcho start -p base` (one instance of each; a second
+    instance of a type gets its port + 1)."""
+    return {name: base + _PORTS_PER_TYPE * index for index, name in enumerate(names)}
 
 
 def _port_from(env: Mapping[str, str], name: str, default: int) -> int:
@@ -120,8 +148,9 @@ def _in_use(port: int) -> bool:
     return False
 
 
-def banner(base_url: str, demo: DemoInfo) -> str:
+def banner(base_url: str, demo: DemoInfo, metrics: Mapping[str, int] | None = None) -> str:
     login = json.dumps({"email": demo.email, "password": demo.password})
+    where = ", ".join(f"{name} {port}" for name, port in (metrics or {}).items())
     return f"""
   RushQueue is running: open {base_url}/ in a browser.
   Demo buyer:     {demo.email} / {demo.password}
@@ -133,11 +162,15 @@ def banner(base_url: str, demo: DemoInfo) -> str:
     curl -s {base_url}/api/v1/me -H "Authorization: Bearer $TOKEN"
     curl -s {base_url}/api/v1/events/{demo.event_id}/seats
 
+  Metrics: http://{LOOPBACK}:PORT/metrics, PORT being {where or "none"}
+  (`make observe` starts a Prometheus scraping them).
+
   Ctrl-C stops everything. Data stays in .data/ for the next run (make clean-data removes it).
 """
 
 
 async def _prepare(settings: Settings) -> DemoInfo:
+    await _adopt_shard_count(settings)
     db = await Database.connect(settings.database)
     try:
         applied = await migrate(db)
@@ -145,6 +178,19 @@ async def _prepare(settings: Settings) -> DemoInfo:
         return await load_demo(db)
     finally:
         await db.close()
+
+
+async def _adopt_shard_count(settings: Settings) -> None:
+    """This stack is the only user of its Redis and nothing of it runs yet, so a changed
+    ENGINE_SHARDS is taken as the operator's decision: `set-shard-count` does it, and refuses
+    while the last run left work behind (start once with the old count to finish it)."""
+    redis = connect_redis(settings.redis)
+    try:
+        old = await change_shard_count(redis, settings.engine.shards)
+    finally:
+        await redis.aclose()
+    if old is not None and old != settings.engine.shards:
+        print(f"shard count: changed from {old} to {settings.engine.shards}", flush=True)
 
 
 def _on_stop_signal(signum: int, frame: FrameType | None) -> NoReturn:
@@ -182,9 +228,13 @@ def _stop(honcho: subprocess.Popen[bytes]) -> None:
         honcho.wait()
 
 
-def _supervise(settings: Settings, env: Mapping[str, str], demo: DemoInfo) -> int:
+def _supervise(
+    settings: Settings, env: Mapping[str, str], demo: DemoInfo, metrics_base: int
+) -> int:
     honcho = subprocess.Popen(
-        [sys.executable, "-m", "honcho", "start", "-f", str(PROCFILE)],
+        # `-p`: honcho gives each process its own $PORT from here, which the Procfile passes on
+        # as METRICS_PORT.
+        [sys.executable, "-m", "honcho", "start", "-f", str(PROCFILE), "-p", str(metrics_base)],
         cwd=ROOT,
         env=env,
         # Its own session keeps the terminal's Ctrl-C away from honcho: this process alone decides
@@ -193,7 +243,8 @@ def _supervise(settings: Settings, env: Mapping[str, str], demo: DemoInfo) -> in
     )
     try:
         if _wait_for_web(honcho, settings.http.port):
-            print(banner(f"http://{LOOPBACK}:{settings.http.port}", demo), flush=True)
+            metrics = metrics_ports(metrics_base, procfile_names())
+            print(banner(f"http://{LOOPBACK}:{settings.http.port}", demo, metrics), flush=True)
         # honcho returns when any process stops on its own, having stopped the others.
         code = honcho.wait()
         print(f"honcho exited with status {code}; stopping the servers", flush=True)
@@ -204,7 +255,11 @@ def _supervise(settings: Settings, env: Mapping[str, str], demo: DemoInfo) -> in
 
 
 def _run(
-    redis: RedisServer, mariadb: MariaDBServer, settings: Settings, env: dict[str, str]
+    redis: RedisServer,
+    mariadb: MariaDBServer,
+    settings: Settings,
+    env: dict[str, str],
+    metrics_base: int,
 ) -> int:
     servers = (redis, mariadb)
     try:
@@ -215,7 +270,7 @@ def _run(
             server.start()
         print(f"redis: {redis.url}\nmariadb: {mariadb.url}", flush=True)
         demo = asyncio.run(_prepare(settings))
-        return _supervise(settings, env, demo)
+        return _supervise(settings, env, demo, metrics_base)
     finally:
         _ignore_stop_signals()
         for server in reversed(servers):
@@ -244,17 +299,20 @@ def main() -> int:
     problem = taken_port(
         {REDIS_PORT_VAR: ports.redis, DB_PORT_VAR: ports.database, "HTTP_PORT": settings.http.port}
     )
+    for port in metrics_ports(ports.metrics, procfile_names()).values():
+        # Every process's port follows from the first, so that is the variable to move.
+        problem = problem or taken_port({METRICS_PORT_VAR: port})
     if problem:
         print(f"make run: {problem}", file=sys.stderr)
         return 1
     for sig in STOP_SIGNALS:
         signal.signal(sig, _on_stop_signal)
     try:
-        return _run(redis, mariadb, settings, env)
+        return _run(redis, mariadb, settings, env, ports.metrics)
     except StopRequested as stop:
         print(f"make run: stopped on {stop}", flush=True)
         return 0
-    except (ServerError, DatabaseUnavailable) as exc:
+    except (ServerError, DatabaseUnavailable, ShardCountChangeRefused) as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 1
 

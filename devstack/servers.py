@@ -92,6 +92,8 @@ class _Child:
         if self.process is None:
             return
         self.send(signal.SIGTERM)
+        # A frozen (SIGSTOP) server would never act on the SIGTERM: wake it up to hear it.
+        self.send(signal.SIGCONT)
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -266,3 +268,11 @@ class MariaDBServer:
 
     def kill(self) -> None:
         self._child.kill()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): it still accepts TCP connections (the kernel does that)
+        but answers nothing, which is how a hung database looks to its clients."""
+        self._child.send(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._child.send(signal.SIGCONT)

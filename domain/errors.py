@@ -19,6 +19,13 @@ class DomainError(Exception):
         self.details = details
 
 
+class NotAWebsocket(DomainError):
+    """A plain request to an address that speaks only websocket."""
+
+    status = 400
+    code = "bad_request"
+
+
 class InvalidInput(DomainError):
     status = 422
     code = "invalid_input"

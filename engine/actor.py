@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Final
 
 from redis.asyncio import Redis
@@ -21,6 +22,8 @@ from engine.clock import Clock
 from engine.effects import Effects
 from engine.keys import ShardKeys, shard_of
 from engine.lease import LeaseLost, ShardLease
+from engine.loader import EventLoader
+from engine.metrics import ShardMetrics
 from engine.protocol import (
     BeginCheckoutRequest,
     CancelCheckoutRequest,
@@ -40,7 +43,7 @@ from engine.recovery import ShardRecovery
 from engine.scripts import Scripts
 from engine.state import ShardState
 from engine.writebehind import JournalFlusher
-from persistence import DatabaseUnavailable
+from telemetry.logs import RequestContext
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,8 @@ _MAX_BLOCK_SECONDS: Final = 1.0
 _MIN_BLOCK_SECONDS: Final = 0.01
 _PRUNE_EVERY_MS: Final = 60_000
 _ENDED_HOLDS_KEPT_MS: Final = 3600_000
-_MISSING_EVENT_TTL_MS: Final = 5_000
+# A decision this long after its enqueue is logged, with the request that asked for it.
+SLOW_DECISION_SECONDS: Final = 1.0
 
 
 class StateDiverged(RuntimeError):
@@ -69,6 +73,7 @@ class SeatActor:
         settings: EngineSettings,
         clock: Clock,
         ready: asyncio.Event,
+        metrics: ShardMetrics | None = None,
     ) -> None:
         self._redis = redis
         self._scripts = scripts
@@ -78,14 +83,18 @@ class SeatActor:
         self._flusher = flusher
         self._settings = settings
         self._clock = clock
-        self._queue = ShardQueue(redis, scripts, keys, batch_size=settings.batch_size)
+        self._queue = ShardQueue(
+            redis, scripts, keys, batch_size=settings.batch_size, token=lease.token
+        )
         self._state = ShardState(hold_ttl_ms=round(settings.hold_ttl_seconds * 1000))
         self._last_prune_ms = 0
-        # Events this turn could not load because MariaDB is down: their commands are retryable.
-        self._unloadable: set[int] = set()
+        self._loader = EventLoader(recovery, shard=keys.shard)
+        # Events of this turn's commands still being loaded (or failing to): their commands are
+        # answered "retry" rather than waited for.
+        self._loading: set[int] = set()
         self._unsent_replies: list[tuple[str, bytes]] = []
-        self._missing_events: dict[int, int] = {}
         self._ready = ready
+        self._metrics = metrics
 
     @property
     def state(self) -> ShardState:
@@ -94,31 +103,45 @@ class SeatActor:
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Recover, then decide batches until `stopping` is set; a batch in hand is finished."""
+        started = time.perf_counter()
         await self._recovery.recover(self._state, self._flusher, self._clock.now_ms())
+        if self._metrics is not None:
+            self._metrics.recovered(time.perf_counter() - started)
         self._ready.set()
-        while not stopping.is_set():
-            # Checked every turn, not only when a cancellation arrives: a turn is at most one
-            # blocking read long, so a lapsed owner stops within a second whatever happens.
-            if not self._lease.held:
-                raise LeaseLost(f"shard {self._keys.shard}: lease lapsed")
-            await self.turn()
-        if self._unsent_replies:
-            await self._queue.take(0.0, self._unsent_replies)
+        try:
+            while not stopping.is_set():
+                # Checked every turn, not only when a cancellation arrives: a turn is at most
+                # one blocking read long, so a lapsed owner stops within a second whatever
+                # happens.
+                if not self._lease.held:
+                    raise LeaseLost(f"shard {self._keys.shard}: lease lapsed")
+                await self.turn()
+            if self._unsent_replies:
+                await self._queue.take(0.0, self._unsent_replies)
+        finally:
+            await self._loader.close()
 
     async def turn(self) -> int:
         """Take, decide and apply one batch; return how many commands it decided."""
         replies, self._unsent_replies = self._unsent_replies, []
-        raws = await self._queue.take(self._block_seconds(), replies)
+        try:
+            raws = await self._queue.take(self._block_seconds(), replies)
+        except LeaseLost:
+            if self._metrics is not None:
+                self._metrics.fenced()
+            raise
         now_ms = self._clock.now_ms()
         effects = Effects(self._keys, now_ms)
         commands = self._decode(raws)
-        await self._load_unseen_events(commands, now_ms)
+        self._adopt_loaded_events(commands, now_ms)
         stored = await self._stored_replies(commands)
         decided: dict[str, bytes] = {}
+        fresh: list[tuple[Command, Reply]] = []
         for command in commands:
             encoded = decided.get(command.id) or stored.get(command.id)
             if encoded is None:
                 reply = self._decide(command, now_ms, effects)
+                fresh.append((command, reply))
                 encoded = reply.encode()
                 decided[command.id] = encoded
                 if command.reply_to is not None and not reply.is_transient:
@@ -137,7 +160,8 @@ class SeatActor:
             )
         if not raws and not effects.changes_state:
             return 0
-        await self._apply(effects)
+        await self._apply(effects, taken=len(raws))
+        self._observe(fresh, taken=len(raws))
         # Sent with the next take, which comes straight away: one round trip less per turn.
         self._unsent_replies = effects.replies
         if effects.changes_state:
@@ -166,24 +190,22 @@ class SeatActor:
                 )
         return commands
 
-    async def _load_unseen_events(self, commands: list[Command], now_ms: int) -> None:
-        self._unloadable.clear()
-        unseen = {
-            c.event_id
-            for c in commands
-            if c.event_id not in self._state.events
-            and self._missing_events.get(c.event_id, 0) <= now_ms
+    def _adopt_loaded_events(self, commands: list[Command], now_ms: int) -> None:
+        """Take in the events loaded since the last turn, and note which events of this batch
+        are still missing from memory. Loading never happens in the turn (engine.loader): a
+        hung MariaDB must not stop the shard's other events, its timers or its lease."""
+        for loaded in self._loader.finished(now_ms):
+            self._state.add_event(loaded.event)
+            for hold in loaded.holds:
+                self._state.add_hold(hold)
+        self._loading = {
+            event_id
+            for event_id in {c.event_id for c in commands}
+            if event_id not in self._state.events
+            # Misrouted commands are `_decide`'s to reject, not this shard's to load.
+            and shard_of(event_id, self._settings.shards) == self._keys.shard
+            and self._loader.must_wait(event_id, now_ms)
         }
-        for event_id in unseen:
-            if shard_of(event_id, self._settings.shards) != self._keys.shard:
-                continue  # misrouted: `_decide` rejects it
-            try:
-                if not await self._recovery.load_event(self._state, event_id, now_ms):
-                    # Made-up ids must not cost a database round trip per batch.
-                    self._missing_events[event_id] = now_ms + _MISSING_EVENT_TTL_MS
-            except DatabaseUnavailable as exc:
-                log.warning("shard %d: cannot load event %d: %s", self._keys.shard, event_id, exc)
-                self._unloadable.add(event_id)
 
     async def _stored_replies(self, commands: list[Command]) -> dict[str, bytes]:
         """Replies already decided for these command ids (a client retrying a request)."""
@@ -204,9 +226,10 @@ class SeatActor:
                 command.event_id,
             )
             return Reply.reject(command.id, RejectCode.UNAVAILABLE, "Misrouted command")
-        if command.event_id in self._unloadable:
+        if command.event_id in self._loading:
+            # Transient, so never stored: the client's retry is decided afresh once it loaded.
             return Reply.reject(
-                command.id, RejectCode.UNAVAILABLE, "This event cannot be loaded right now"
+                command.id, RejectCode.UNAVAILABLE, "This event is being loaded; retry shortly"
             )
         match command:
             case HoldRequest():
@@ -222,25 +245,73 @@ class SeatActor:
             case CancelCheckoutRequest():
                 return self._state.cancel_checkout(command, now_ms, effects)
 
-    async def _apply(self, effects: Effects) -> None:
+    async def _apply(self, effects: Effects, *, taken: int) -> None:
+        """Apply the batch, fenced, and remove from the in-flight list exactly the `taken`
+        commands it decided (malformed ones included)."""
         if not self._lease.held:
             raise LeaseLost(f"shard {self._keys.shard}: lease not held at apply time")
         keys, payload = effects.render()
         outcome = await self._scripts.apply(
-            keys=keys, args=[self._lease.token, payload], client=self._redis
+            keys=keys, args=[self._lease.token, payload, taken], client=self._redis
         )
         status = outcome[0]
         if status == b"fenced":
+            if self._metrics is not None:
+                self._metrics.fenced()
             raise LeaseLost(f"shard {self._keys.shard}: fenced out by a newer owner")
         if status == b"diverged":
+            if self._metrics is not None:
+                self._metrics.diverged()
             raise StateDiverged(f"shard {self._keys.shard}: locks diverged: {outcome[1][:10]!r}")
+
+    def _observe(self, decided: list[tuple[Command, Reply]], *, taken: int) -> None:
+        """Count and time the turn's decisions, now that they are applied (a fenced turn decided
+        nothing), and log those worth a line with the request that asked."""
+        decided_at = time.time()
+        metrics = self._metrics
+        if metrics is not None and taken:
+            metrics.turn_taken(taken)
+        for command, reply in decided:
+            seconds = None
+            if command.queued_at_ms is not None:
+                # Wall clocks of two hosts: a sender slightly ahead must not make it negative.
+                seconds = max(decided_at - command.queued_at_ms / 1000, 0.0)
+            rejected = None if reply.rejection is None else reply.rejection.code
+            if metrics is not None:
+                metrics.decided(command.TYPE, rejected, seconds)
+            if seconds is not None and seconds > SLOW_DECISION_SECONDS:
+                _log_about(
+                    command,
+                    logging.WARNING,
+                    "shard %d: %s %s decided %.2fs after it was queued (%s)",
+                    self._keys.shard,
+                    command.TYPE.value,
+                    command.id,
+                    seconds,
+                    rejected or "ok",
+                )
+            elif rejected is not None and log.isEnabledFor(logging.DEBUG):
+                _log_about(
+                    command,
+                    logging.DEBUG,
+                    "shard %d: %s %s rejected: %s",
+                    self._keys.shard,
+                    command.TYPE.value,
+                    command.id,
+                    rejected,
+                )
 
     def _prune(self, now_ms: int) -> None:
         if now_ms - self._last_prune_ms >= _PRUNE_EVERY_MS:
             self._state.forget_ended_holds(now_ms - _ENDED_HOLDS_KEPT_MS)
-            self._missing_events = {
-                event_id: until
-                for event_id, until in self._missing_events.items()
-                if until > now_ms
-            }
+            self._loader.prune(now_ms)
             self._last_prune_ms = now_ms
+
+
+def _log_about(command: Command, level: int, message: str, *args: object) -> None:
+    """Log a line about `command`, carrying the id of the gateway request that sent it."""
+    if command.request_id is None:
+        log.log(level, message, *args)
+        return
+    with RequestContext(command.request_id):
+        log.log(level, message, *args)

@@ -12,10 +12,12 @@ retry with the same idempotency key.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 import uuid
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, Protocol, Self
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -23,20 +25,35 @@ from redis.exceptions import RedisError
 from config import EngineSettings
 from domain.errors import EngineUnavailable
 from engine.keys import ShardKeys, reply_list, shard_of
-from engine.protocol import Command, Reply, encode_command
+from engine.protocol import Command, CommandType, Reply, encode_command
 from engine.waiting import cancel_and_wait
+from telemetry.logs import current_request_id
 
 log = logging.getLogger(__name__)
 
 # Well under the Redis client's socket timeout, so an idle wait never looks like a dead socket.
 _REPLY_WAIT_SECONDS: Final = 1.0
 _REPLY_DRAIN: Final = 512
+# Pauses between asks of a command refused "not now"; an event loads in milliseconds.
+_TRANSIENT_RETRY_FIRST: Final = 0.01
+_TRANSIENT_RETRY_MAX: Final = 0.2
+
+
+class SubmitObserver(Protocol):
+    """Told how each `submit` ended (the gateway's metrics)."""
+
+    def answered(self, command: CommandType, seconds: float) -> None: ...
+
+    def timed_out(self, command: CommandType) -> None: ...
 
 
 class EngineClient:
-    def __init__(self, redis: Redis, settings: EngineSettings) -> None:
+    def __init__(
+        self, redis: Redis, settings: EngineSettings, observer: SubmitObserver | None = None
+    ) -> None:
         self._redis = redis
         self._settings = settings
+        self._observer = observer
         self.client_id = uuid.uuid4().hex
         self.reply_to = reply_list(self.client_id)
         self._waiting: dict[str, list[asyncio.Future[Reply]]] = {}
@@ -70,26 +87,46 @@ class EngineClient:
         return ShardKeys(shard_of(event_id, self._settings.shards))
 
     async def submit(self, command: Command) -> Reply:
-        """Queue a command that carries this client's `reply_to` and wait for its decision."""
+        """Queue a command that carries this client's `reply_to` and wait for its decision.
+
+        A "not now" refusal (the engine is still loading the command's event) is asked again,
+        with the same id, until the decision timeout; only the last one is returned. A buyer
+        of an event the engine had not loaded yet then waits a few milliseconds, not a 503."""
         if command.reply_to != self.reply_to:
             raise ValueError("submit() needs a command addressed to this client's reply list")
         keys = self.shard_keys(command.event_id)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self._settings.decision_timeout_seconds
+        pause = _TRANSIENT_RETRY_FIRST
+        while True:
+            reply = await self._submit_once(keys, command, deadline)
+            if not reply.is_transient or loop.time() + pause >= deadline:
+                if self._observer is not None:
+                    self._observer.answered(command.TYPE, loop.time() - started)
+                return reply
+            await asyncio.sleep(pause)  # back-off before asking again
+            pause = min(pause * 2, _TRANSIENT_RETRY_MAX)
+
+    async def _submit_once(self, keys: ShardKeys, command: Command, deadline: float) -> Reply:
         waiter: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(command.id, []).append(waiter)
         try:
             try:
                 # Shielded: the batch's future is shared, and one caller giving up must not
                 # cancel it for the others.
-                await asyncio.shield(self._send(keys.commands, encode_command(command)))
+                await asyncio.shield(self._send(keys.commands, _stamped(command)))
             except RedisError as exc:
                 raise EngineUnavailable("The seat engine's queue is unreachable; retry") from exc
             try:
-                async with asyncio.timeout(self._settings.decision_timeout_seconds):
+                async with asyncio.timeout_at(deadline):
                     return await waiter
             except TimeoutError:
                 stored = await self._stored_reply(keys, command.id)
                 if stored is not None:
                     return stored
+                if self._observer is not None:
+                    self._observer.timed_out(command.TYPE)
                 raise EngineUnavailable(
                     "The seat engine did not answer in time; retry with the same Idempotency-Key",
                     retry_after=1,
@@ -104,7 +141,7 @@ class EngineClient:
     async def send(self, command: Command) -> None:
         """Queue a command nobody waits for (its `reply_to` is None)."""
         await asyncio.shield(
-            self._send(self.shard_keys(command.event_id).commands, encode_command(command))
+            self._send(self.shard_keys(command.event_id).commands, _stamped(command))
         )
 
     def _send(self, queue: str, raw: bytes) -> asyncio.Future[None]:
@@ -168,3 +205,15 @@ class EngineClient:
         for waiter in self._waiting.get(reply.command_id, ()):
             if not waiter.done():
                 waiter.set_result(reply)
+
+
+def _stamped(command: Command) -> bytes:
+    """The command as it is pushed: with the time it leaves (each ask anew, so a retried ask is
+    timed from its own push) and the gateway request it serves, if any."""
+    return encode_command(
+        dataclasses.replace(
+            command,
+            queued_at_ms=round(time.time() * 1000),
+            request_id=command.request_id or current_request_id(),
+        )
+    )

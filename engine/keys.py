@@ -43,6 +43,12 @@ class ShardKeys:
         return f"{self.tag}:fence"
 
     @property
+    def shard_count(self) -> str:
+        """The deployment's shard count, as this shard was told it: one copy per shard, so the
+        lease script can check it inside the shard's own slot."""
+        return f"{self.tag}:shard-count"
+
+    @property
     def journal(self) -> str:
         return f"{self.tag}:journal"
 

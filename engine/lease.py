@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from engine.keys import ShardKeys
 from engine.scripts import Scripts
+from engine.shard_count import ShardCountMismatch
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,21 @@ class LeaseLost(RuntimeError):
 
 class ShardLease:
     def __init__(
-        self, redis: Redis, scripts: Scripts, keys: ShardKeys, *, ttl_ms: int, owner: str
+        self,
+        redis: Redis,
+        scripts: Scripts,
+        keys: ShardKeys,
+        *,
+        ttl_ms: int,
+        owner: str,
+        shard_count: int,
     ) -> None:
         self._redis = redis
         self._scripts = scripts
         self.keys = keys
         self.ttl_ms = ttl_ms
         self.owner = owner
+        self.shard_count = shard_count
         self.token = 0
         self._valid_until = 0.0
 
@@ -52,14 +61,18 @@ class ShardLease:
         return sent_at + self.ttl_ms / 1000 * 0.8
 
     async def try_acquire(self) -> bool:
+        """Take the lease if it is free; raise `ShardCountMismatch`, taking nothing, if the
+        shard's stored count is not ours (checked in the same script as the lease)."""
         sent_at = time.monotonic()
         token = await self._scripts.lease_acquire(
-            keys=[self.keys.lease, self.keys.fence],
-            args=[self.owner, self.ttl_ms],
+            keys=[self.keys.lease, self.keys.fence, self.keys.shard_count],
+            args=[self.owner, self.ttl_ms, self.shard_count],
             client=self._redis,
         )
         if token is None:
             return False
+        if isinstance(token, bytes):
+            raise ShardCountMismatch(configured=self.shard_count, stored=int(token))
         self.token = int(token)
         self._valid_until = self._validity_from(sent_at)
         return True

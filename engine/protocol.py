@@ -2,8 +2,11 @@
 
 A command is an orjson object with an `id` (the idempotency key of the decision), a `type`, the
 `event_id` that routes it, and `reply_to` (a gateway's reply list, or null for fire-and-forget
-senders such as the sweeper). The actor answers each command once with a `Reply`; the same reply
-is stored under the command id so a retry or a lost reply can be answered again.
+senders such as the sweeper). Two optional keys, left off when absent, serve observation only:
+`queued_at_ms` (wall-clock milliseconds when the sender pushed it; the engine measures decision
+latency from it) and `request_id` (the gateway request behind it, for the engine's log lines).
+The actor answers each command once with a `Reply`; the same reply is stored under the command
+id so a retry or a lost reply can be answered again.
 """
 
 from __future__ import annotations
@@ -101,6 +104,10 @@ class CommandWire(TypedDict):
     user_id: NotRequired[int]
     hold_id: NotRequired[str]
     seat_ids: NotRequired[list[int]]
+    # Set by the sender as it pushes: the decision latency is measured from here.
+    queued_at_ms: NotRequired[int]
+    # The gateway request that asked, so the engine's log lines about it can be traced back.
+    request_id: NotRequired[str]
 
 
 class HoldWire(TypedDict):
@@ -135,6 +142,8 @@ class HoldRequest:
     event_id: int
     user_id: int
     seat_ids: tuple[int, ...]
+    queued_at_ms: int | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +155,8 @@ class ReleaseRequest:
     event_id: int
     hold_id: str
     user_id: int
+    queued_at_ms: int | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +167,8 @@ class ExpireRequest:
     reply_to: str | None
     event_id: int
     hold_id: str
+    queued_at_ms: int | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,6 +182,8 @@ class BeginCheckoutRequest:
     event_id: int
     hold_id: str
     user_id: int
+    queued_at_ms: int | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,6 +202,8 @@ class ConfirmRequest:
     hold_id: str
     user_id: int
     seat_ids: tuple[int, ...]
+    queued_at_ms: int | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,6 +216,8 @@ class CancelCheckoutRequest:
     reply_to: str | None
     event_id: int
     hold_id: str
+    queued_at_ms: int | None = None
+    request_id: str | None = None
 
 
 Command = (
@@ -217,7 +236,11 @@ class MalformedCommand(ValueError):
 
 def encode_command(command: Command) -> bytes:
     wire = {"type": command.TYPE.value}
-    wire.update((name, getattr(command, name)) for name in _FIELDS[type(command)])
+    for name in _FIELDS[type(command)]:
+        value = getattr(command, name)
+        # Absent optionals stay off the wire: every byte is pushed and read once per command.
+        if value is not None or name not in _OPTIONAL:
+            wire[name] = value
     return orjson.dumps(wire)
 
 
@@ -225,7 +248,13 @@ def decode_command(raw: bytes | str) -> Command:
     try:
         wire = orjson.loads(raw)
         kind = _BY_TYPE[CommandType(wire["type"])]
-        return kind(**{name: _CHECKS[name](wire[name]) for name in _FIELDS[kind]})
+        return kind(
+            **{
+                name: _CHECKS[name](wire[name])
+                for name in _FIELDS[kind]
+                if name in wire or name not in _OPTIONAL
+            }
+        )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise MalformedCommand(str(exc)) from exc
 
@@ -274,7 +303,11 @@ _CHECKS: Final[dict[str, Callable[[Any], Any]]] = {
     "user_id": _int,
     "hold_id": _str,
     "seat_ids": _int_tuple,
+    "queued_at_ms": _int,
+    "request_id": _str,
 }
+# Fields a command may leave out (its dataclass default, None, stands in for them).
+_OPTIONAL: Final = frozenset({"queued_at_ms", "request_id"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -65,6 +66,14 @@ def _event(row: EventRow, seats: Iterable[SeatRow]) -> Event:
         if seat.status is not SeatStatus.AVAILABLE and seat.holder_id is not None:
             event.count_for(seat.holder_id, 1)
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedEvent:
+    """An event read from MariaDB with its active holds, for the actor to adopt."""
+
+    event: Event
+    holds: tuple[Hold, ...]
 
 
 def _hold(row: HoldRow) -> Hold:
@@ -142,21 +151,22 @@ class ShardRecovery:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
 
-    async def load_event(self, state: ShardState, event_id: int, now_ms: int) -> bool:
-        """Load an event the shard has not seen since it took over; False if there is none."""
+    async def load_event(self, event_id: int, now_ms: int) -> LoadedEvent | None:
+        """Read an event the shard has not seen since it took over and restore its seat locks
+        and seat map in Redis; None if there is no such event. The shard's state is left alone:
+        this runs beside the actor's turns (engine.loader), and the actor adopts the result."""
         async with self._db.transaction() as conn:
             row = await load_event(conn, event_id)
             if row is None:
-                return False
+                return None
             seats = await load_seats(conn, [event_id])
             holds = await load_active_holds(conn, [event_id])
         event = _event(row, seats)
-        state.add_event(event)
-        for hold in holds:
-            state.add_hold(_hold(hold))
+        # No command of this event is decided until the actor adopts it, so nothing else
+        # writes these keys meanwhile.
         await self._restore_locks(event.seats.values(), now_ms, existing=set())
         await self._restore_event_maps([event])
-        return True
+        return LoadedEvent(event, tuple(_hold(hold) for hold in holds))
 
     async def _restore_redis(self, state: ShardState, now_ms: int) -> None:
         existing: set[str] = set()

@@ -17,6 +17,12 @@ class Snapshot:
     statuses: dict[int, SeatStatus]
 
 
+async def is_loaded(redis: Redis, settings: EngineSettings, event_id: int) -> bool:
+    """Whether the engine has loaded the event, which only an existing event can be."""
+    keys = ShardKeys(shard_of(event_id, settings.shards))
+    return bool(await redis.exists(keys.seat_status(event_id)))
+
+
 async def read_snapshot(redis: Redis, settings: EngineSettings, event_id: int) -> Snapshot | None:
     """Statuses and the change sequence number they belong to, read atomically (MULTI), or None
     when the engine has not loaded the event yet (then MariaDB's statuses are current)."""

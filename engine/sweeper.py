@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Final
 
 from redis.asyncio import Redis
@@ -19,6 +20,7 @@ from redis.exceptions import RedisError
 from config import EngineSettings
 from engine.clock import Clock
 from engine.keys import ShardKeys, shard_of
+from engine.metrics import SweeperMetrics
 from engine.protocol import ExpireRequest, encode_command, event_of_hold
 from engine.waiting import wait_until_set
 from persistence import Database, DatabaseUnavailable
@@ -31,12 +33,19 @@ _BATCH: Final = 500
 
 class Sweeper:
     def __init__(
-        self, *, redis: Redis, db: Database, settings: EngineSettings, clock: Clock
+        self,
+        *,
+        redis: Redis,
+        db: Database,
+        settings: EngineSettings,
+        clock: Clock,
+        metrics: SweeperMetrics | None = None,
     ) -> None:
         self._redis = redis
         self._db = db
         self._settings = settings
         self._clock = clock
+        self._metrics = metrics
 
     async def sweep_once(self) -> int:
         """Ask owning shards to expire every overdue hold found; return how many were asked."""
@@ -54,6 +63,8 @@ class Sweeper:
         except DatabaseUnavailable as exc:
             log.warning("sweeper: MariaDB unavailable, Redis reminders only: %s", exc)
         asked = 0
+        # Real time, not the domain clock: the engine measures decision latency from it.
+        queued_at_ms = round(time.time() * 1000)
         async with self._redis.pipeline(transaction=False) as pipe:
             for hold_id in overdue:
                 event_id = event_of_hold(hold_id)
@@ -64,6 +75,7 @@ class Sweeper:
                     reply_to=None,
                     event_id=event_id,
                     hold_id=hold_id,
+                    queued_at_ms=queued_at_ms,
                 )
                 shard = shard_of(event_id, self._settings.shards)
                 pipe.lpush(ShardKeys(shard).commands, encode_command(command))
@@ -71,6 +83,8 @@ class Sweeper:
             await pipe.execute()
         if asked:
             log.info("sweeper: asked owners to expire %d overdue holds", asked)
+        if self._metrics is not None:
+            self._metrics.swept(overdue=len(overdue), asked=asked)
         return asked
 
     async def run(self, stopping: asyncio.Event) -> None:

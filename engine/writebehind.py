@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -20,6 +21,7 @@ from redis.exceptions import RedisError
 from domain.statuses import HoldStatus, SeatStatus
 from engine.effects import JournalEntry
 from engine.keys import ShardKeys
+from engine.metrics import ShardMetrics
 from engine.waiting import wait_until_set
 from persistence import Database, DatabaseUnavailable
 from persistence.seat_state import HoldRow, JournalBatch, SeatRow, apply_journal
@@ -73,6 +75,7 @@ class JournalFlusher:
         token: int,
         batch: int,
         still_owner: Callable[[], bool],
+        metrics: ShardMetrics | None = None,
     ) -> None:
         self._redis = redis
         self._still_owner = still_owner
@@ -81,9 +84,11 @@ class JournalFlusher:
         self._token = token
         self._batch = batch
         self.wakeup = asyncio.Event()
+        self._metrics = metrics
 
     async def flush_once(self) -> int:
         """Flush up to one batch of entries; return how many left the journal."""
+        started = time.perf_counter()
         raw_entries: list[tuple[bytes, dict[bytes, bytes]]] = await self._redis.xrange(  # type: ignore[assignment]
             self._keys.journal, count=self._batch
         )
@@ -93,6 +98,8 @@ class JournalFlusher:
         async with self._db.transaction() as conn:
             await apply_journal(conn, self._keys.shard, self._token, entries)
         await self._redis.xdel(self._keys.journal, *[entry_id for entry_id, _ in raw_entries])
+        if self._metrics is not None:
+            self._metrics.flushed(time.perf_counter() - started)
         return len(raw_entries)
 
     async def drain(self) -> None:

@@ -1,8 +1,8 @@
 """The gateway application: middlewares, routes, and the resources it owns.
 
 Long-lived resources live in `cleanup_ctx` generators, so they are created inside the running
-loop and closed in reverse order on shutdown: database, Redis, engine client, seat feed, jobs,
-payments (the provider and this process's outbox worker).
+loop and closed in reverse order on shutdown: the /metrics server, database, Redis, engine
+client, seat feed, jobs, payments (the provider and this process's outbox worker).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from gateway.appkeys import (
     DATABASE,
     ENGINE,
     LIMITER,
+    METRICS,
     PASSWORDS,
     PAYMENTS,
     REDIS,
@@ -33,12 +34,20 @@ from gateway.auth.guard import auth_middleware
 from gateway.auth.passwords import PasswordHasher
 from gateway.auth.revocation import Revocations
 from gateway.auth.tokens import TokenCodec
+from gateway.instrumentation import add_request_id, instrumentation_middleware
 from gateway.limits import RateLimiter, WebsocketCap
+from gateway.metrics import GatewayMetrics
 from gateway.middlewares import error_middleware
 from gateway.payments import open_payments
 from gateway.routes import ROUTE_TABLES
 from gateway.seatfeed import SeatFeed
 from persistence import Database
+from telemetry.exposition import new_registry, serving_metrics
+
+
+async def _metrics_server(app: web.Application) -> AsyncIterator[None]:
+    async with serving_metrics(app[METRICS].registry, app[SETTINGS].telemetry.metrics_port):
+        yield
 
 
 async def _passwords(app: web.Application) -> AsyncIterator[None]:
@@ -58,7 +67,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     # connection for good.
     app[REDIS] = connect_redis(app[SETTINGS].redis, extra_connections=3)
     # The limiter's script is registered once here and reused by every request.
-    app[LIMITER] = RateLimiter(app[REDIS], app[SETTINGS].limits)
+    app[LIMITER] = RateLimiter(app[REDIS], app[SETTINGS].limits, on_refused=app[METRICS].refused)
     async with Revocations(
         app[REDIS], remember_seconds=app[SETTINGS].revocation_cache_ms / 1000
     ) as revocations:
@@ -69,7 +78,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 async def _engine(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    async with EngineClient(app[REDIS], settings.engine) as client:
+    async with EngineClient(app[REDIS], settings.engine, observer=app[METRICS]) as client:
         app[ENGINE] = client
         yield
 
@@ -91,7 +100,7 @@ async def _scheduler(app: web.Application) -> AsyncIterator[None]:
 
 async def _payments(app: web.Application) -> AsyncIterator[None]:
     async with open_payments(
-        app[SETTINGS], db=app[DATABASE], engine=app[ENGINE], redis=app[REDIS]
+        app[SETTINGS], db=app[DATABASE], engine=app[ENGINE], redis=app[REDIS], metrics=app[METRICS]
     ) as provider:
         app[PAYMENTS] = provider
         yield
@@ -104,15 +113,28 @@ async def _close_seat_maps(app: web.Application) -> None:
 
 def make_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        # Instrumentation outermost: it counts and tags the answer the client actually gets.
+        middlewares=[instrumentation_middleware, error_middleware, auth_middleware],
         client_max_size=settings.http.max_body_bytes,
     )
     app[SETTINGS] = settings
+    # A registry per app, never the library's global one: a test may build several apps.
+    app[METRICS] = GatewayMetrics.create(new_registry())
     app[TOKENS] = TokenCodec(settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
-    app[WEBSOCKET_CAP] = WebsocketCap(settings.limits)
+    app[WEBSOCKET_CAP] = WebsocketCap(settings.limits, on_refused=app[METRICS].refused)
+    app.on_response_prepare.append(add_request_id)
     app.on_shutdown.append(_close_seat_maps)
     app.cleanup_ctx.extend(
-        [_passwords, _database, _redis, _engine, _seat_feed, _scheduler, _payments]
+        [
+            _metrics_server,
+            _passwords,
+            _database,
+            _redis,
+            _engine,
+            _seat_feed,
+            _scheduler,
+            _payments,
+        ]
     )
     for table in ROUTE_TABLES:
         app.router.add_routes(table)

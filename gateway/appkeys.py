@@ -13,6 +13,7 @@ from gateway.auth.principal import Principal
 from gateway.auth.revocation import Revocations
 from gateway.auth.tokens import TokenCodec
 from gateway.limits import RateLimiter, WebsocketCap
+from gateway.metrics import GatewayMetrics
 from gateway.payments.provider import PaymentProvider
 from gateway.seatfeed import SeatFeed
 from persistence import Database
@@ -29,5 +30,6 @@ TOKENS = web.AppKey("tokens", TokenCodec)
 LIMITER = web.AppKey("limiter", RateLimiter)
 REVOCATIONS = web.AppKey("revocations", Revocations)
 WEBSOCKET_CAP = web.AppKey("websocket_cap", WebsocketCap)
+METRICS = web.AppKey("metrics", GatewayMetrics)
 
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -25,6 +25,7 @@ from domain.catalog import parse_event_spec, parse_venue_layout
 from domain.errors import DomainError
 from domain.statuses import Role
 from engine.redis_client import connect_redis
+from engine.shard_count import ShardCountMismatch, claim_when_reachable
 from gateway.app import make_app
 from gateway.auth.passwords import PasswordHasher
 from gateway.auth.revocation import revoke_user, unrevoke_user
@@ -33,6 +34,7 @@ from gateway.views.catalog import event_detail_view, venue_view
 from persistence import Database, DatabaseUnavailable
 from persistence.catalog import create_event, create_venue, get_event, get_venue
 from persistence.users import active_hold_count, anonymise_user, create_user, find_user_by_email
+from telemetry.logs import configure_logging
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -55,8 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.telemetry.log_format)
     if args.command == "serve":
+        try:
+            asyncio.run(_check_shard_count(settings))
+        except ShardCountMismatch as exc:
+            log.error("configuration error: %s", exc)
+            return 2
         _serve(settings)
         return 0
     try:
@@ -124,6 +131,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+async def _check_shard_count(settings: Settings) -> None:
+    """Before serving: a gateway on another shard count than the engines would queue an
+    event's commands for the wrong actor."""
+    redis = connect_redis(settings.redis)
+    try:
+        await claim_when_reachable(redis, settings.engine.shards, asyncio.Event())
+    finally:
+        await redis.aclose()
+
+
 def _serve(settings: Settings) -> None:
     try:
         import uvloop
@@ -145,6 +162,9 @@ def _serve(settings: Settings) -> None:
         # do not push it back, so it is also what ends a slow-loris client. Header lines stay
         # capped at aiohttp's 8190 bytes (max_line_size, max_field_size).
         keepalive_timeout=settings.http.idle_timeout_seconds,
+        # aiohttp's own access log is off: ACCESS_LOG=on logs a line per request, with its
+        # request id, from gateway.instrumentation instead.
+        access_log=None,
         print=log.info,
     )
 

@@ -17,11 +17,12 @@ peer is that proxy. It is not trusted by default because any client can send the
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
@@ -61,10 +62,12 @@ def user_key(rule: str, user_id: int) -> str:
 
 # -- the limiter ---------------------------------------------------------------------------
 
-# KEYS: counters; ARGV: window ms then limit, per key. Returns 0, or the ms until the tightest
-# exceeded window ends. PTTL < 0 also repairs a counter that lost its expiry.
+# KEYS: counters; ARGV: window ms then limit, per key. Returns {0, 0}, or the ms until the
+# tightest exceeded window ends and that key's position (1-based). PTTL < 0 also repairs a
+# counter that lost its expiry.
 _CHECK: Final = """
 local wait = 0
+local tightest = 0
 for i, key in ipairs(KEYS) do
     local window = tonumber(ARGV[2 * i - 1])
     local limit = tonumber(ARGV[2 * i])
@@ -76,22 +79,43 @@ for i, key in ipairs(KEYS) do
     end
     if count > limit and ttl > wait then
         wait = ttl
+        tightest = i
     end
 end
-return wait
+return {wait, tightest}
 """
+
+
+class LimitRule(enum.StrEnum):
+    """What refused a request, as the refusals metric counts it."""
+
+    LOGIN_IP = "login_ip"
+    LOGIN_EMAIL = "login_email"
+    SIGNUP_IP = "signup_ip"
+    SIGNUP_EMAIL = "signup_email"
+    HOLDS_USER = "holds_user"
+    SEAT_MAP_IP = "seat_map_ip"
+    WEBSOCKET_CAP = "websocket_cap"
+
+
+# Told of every refusal (the gateway's metrics count them by rule).
+OnRefused = Callable[[LimitRule], None]
 
 
 @dataclass(frozen=True, slots=True)
 class Rule:
     key: str
     rate: Rate
+    name: LimitRule
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, settings: LimitSettings) -> None:
+    def __init__(
+        self, redis: Redis, settings: LimitSettings, *, on_refused: OnRefused | None = None
+    ) -> None:
         self._script = redis.register_script(_CHECK)
         self.settings = settings
+        self._on_refused = on_refused
 
     async def check(self, *rules: Rule) -> None:
         """Count this request against every rule; `RateLimited` if any is over its limit."""
@@ -101,11 +125,13 @@ class RateLimiter:
         for rule in rules:
             args += [rule.rate.seconds * 1000, rule.rate.count]
         try:
-            wait_ms = int(await self._script(keys=[rule.key for rule in rules], args=args))
+            wait_ms, tightest = await self._script(keys=[rule.key for rule in rules], args=args)
         except RedisError as exc:
             log.warning("rate limits not checked, Redis is unavailable: %s", exc)
             return
         if wait_ms > 0:
+            if self._on_refused is not None:
+                self._on_refused(rules[tightest - 1].name)
             retry_after = max(1, math.ceil(wait_ms / 1000))
             raise RateLimited(
                 f"Too many requests; try again in {retry_after} s", retry_after=retry_after
@@ -114,19 +140,28 @@ class RateLimiter:
     async def login(self, ip: str, email: str) -> None:
         limits = self.settings
         await self.check(
-            Rule(ip_key("login", ip), limits.login_per_ip),
-            Rule(ip_email_key("login", ip, email), limits.login_per_email),
+            Rule(ip_key("login", ip), limits.login_per_ip, LimitRule.LOGIN_IP),
+            Rule(ip_email_key("login", ip, email), limits.login_per_email, LimitRule.LOGIN_EMAIL),
         )
 
     async def signup(self, ip: str, email: str) -> None:
         limits = self.settings
         await self.check(
-            Rule(ip_key("signup", ip), limits.signup_per_ip),
-            Rule(ip_email_key("signup", ip, email), limits.signup_per_email),
+            Rule(ip_key("signup", ip), limits.signup_per_ip, LimitRule.SIGNUP_IP),
+            Rule(
+                ip_email_key("signup", ip, email), limits.signup_per_email, LimitRule.SIGNUP_EMAIL
+            ),
         )
 
     async def hold(self, user_id: int) -> None:
-        await self.check(Rule(user_key("holds", user_id), self.settings.holds_per_user))
+        await self.check(
+            Rule(user_key("holds", user_id), self.settings.holds_per_user, LimitRule.HOLDS_USER)
+        )
+
+    async def seat_map(self, ip: str) -> None:
+        await self.check(
+            Rule(ip_key("seat_map", ip), self.settings.seat_map_per_ip, LimitRule.SEAT_MAP_IP)
+        )
 
 
 def client_ip(request: web.Request) -> str:
@@ -148,9 +183,10 @@ class WebsocketCap:
     several gateways gets the cap once per gateway.
     """
 
-    def __init__(self, settings: LimitSettings) -> None:
+    def __init__(self, settings: LimitSettings, *, on_refused: OnRefused | None = None) -> None:
         self._settings = settings
         self._open: Counter[str] = Counter()
+        self._on_refused = on_refused
 
     def open_for(self, ip: str) -> int:
         return self._open[ip]
@@ -159,6 +195,8 @@ class WebsocketCap:
     def hold_slot(self, ip: str) -> Iterator[None]:
         """Take one of `ip`'s slots for the block; `RateLimited` if it has none left."""
         if self._settings.enabled and self._open[ip] >= self._settings.websockets_per_ip:
+            if self._on_refused is not None:
+                self._on_refused(LimitRule.WEBSOCKET_CAP)
             raise RateLimited(
                 f"At most {self._settings.websockets_per_ip} live seat maps per client",
                 retry_after=WEBSOCKET_RETRY_AFTER,

@@ -6,6 +6,10 @@ and unsubscribes when its last one closes, reads each message's sequence number 
 batches into frames (`gateway.pushwindow`), and hands the same bytes to every socket's bounded
 queue. A socket whose queue is full is marked overflowed (and then dropped by its handler)
 instead of slowing the fan-out for everyone else.
+
+Everything kept for an event (its watchers, subscription, cached snapshot and its lock, push
+window) is created by its first watcher and dropped with its last, so what this process holds
+is bounded by the sockets open, never by the event ids it has been asked about.
 """
 
 from __future__ import annotations
@@ -68,6 +72,19 @@ class Watcher:
             self.forwarder.cancel()
 
 
+@dataclass(slots=True, eq=False)
+class _Channel:
+    """One watched event's state in this process, alive exactly as long as it has watchers."""
+
+    event_id: int
+    watchers: set[Watcher] = field(default_factory=set)
+    subscribe_sent: bool = False
+    confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+    # Sockets opening at once wait for one snapshot read instead of each reading the map.
+    snapshot_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    snapshot: Snapshot | None = None
+
+
 class SeatFeed:
     def __init__(
         self, redis: Redis, settings: EngineSettings, *, push_window_seconds: float = 0.0
@@ -76,12 +93,9 @@ class SeatFeed:
         self._settings = settings
         self._push_window = PushWindow(push_window_seconds, self._fan_out)
         self._pubsub: PubSub | None = None
-        self._watchers: dict[str, set[Watcher]] = {}
-        self._confirmed: dict[str, asyncio.Event] = {}
+        self._channels: dict[str, _Channel] = {}
         self._reader: asyncio.Task[None] | None = None
-        self._snapshots: dict[int, Snapshot] = {}
         self._subscribing = asyncio.Lock()
-        self._snapshot_locks: dict[int, asyncio.Lock] = {}
 
     async def __aenter__(self) -> Self:
         self._pubsub = self._redis.pubsub()
@@ -102,22 +116,24 @@ class SeatFeed:
 
     def close_watchers(self) -> None:
         """Ask every open seat map to close (graceful shutdown: handlers must finish)."""
-        for watchers in self._watchers.values():
-            for watcher in watchers:
+        for channel in self._channels.values():
+            for watcher in channel.watchers:
                 watcher.close()
 
     async def snapshot(self, event_id: int, read: Callable[[], Awaitable[Snapshot]]) -> Snapshot:
         """The event's snapshot, read and encoded once per sequence number however many
-        sockets open at once: a rush of seat maps costs a `GET` each, not a whole map each."""
-        lock = self._snapshot_locks.setdefault(event_id, asyncio.Lock())
-        async with lock:
+        sockets open at once: a rush of seat maps costs a `GET` each, not a whole map each.
+        Only for an event being watched (inside `watch`), which is what keeps the cache and
+        its lock from outliving the event's last socket."""
+        channel = self._channels.get(self.channel(event_id))
+        assert channel is not None, "snapshots are read inside watch()"
+        async with channel.snapshot_lock:
             keys = ShardKeys(shard_of(event_id, self._settings.shards))
             seq = int(await self._redis.get(keys.seat_seq(event_id)) or 0)
-            cached = self._snapshots.get(event_id)
+            cached = channel.snapshot
             if cached is not None and cached.seq == seq:
                 return cached
-            fresh = await read()
-            self._snapshots[event_id] = fresh
+            channel.snapshot = fresh = await read()
             return fresh
 
     def channel(self, event_id: int) -> str:
@@ -128,31 +144,30 @@ class SeatFeed:
         """Watch an event's changes. On entry the subscription is confirmed by Redis, so a
         snapshot read afterwards misses nothing that is published later."""
         assert self._pubsub is not None, "use SeatFeed as an async context manager"
-        channel = self.channel(event_id)
+        name = self.channel(event_id)
         watcher = Watcher()
-        watchers = self._watchers.setdefault(channel, set())
-        watchers.add(watcher)
+        channel = self._channels.get(name)
+        if channel is None:
+            channel = self._channels[name] = _Channel(event_id)
+        channel.watchers.add(watcher)
         try:
             # Subscribing and unsubscribing take turns, so a last socket leaving can never
             # unsubscribe a channel a new socket has just subscribed to.
             async with self._subscribing:
-                if channel not in self._confirmed:
-                    self._confirmed[channel] = asyncio.Event()
-                    await self._pubsub.subscribe(channel)
-                confirmed = self._confirmed[channel]
+                if not channel.subscribe_sent:
+                    await self._pubsub.subscribe(name)
+                    channel.subscribe_sent = True
             async with asyncio.timeout(_SUBSCRIBE_TIMEOUT):
-                await confirmed.wait()
+                await channel.confirmed.wait()
             yield watcher
         finally:
-            watchers.discard(watcher)
+            channel.watchers.discard(watcher)
             async with self._subscribing:
-                if not watchers and self._watchers.get(channel) is watchers:
-                    del self._watchers[channel]
-                    self._confirmed.pop(channel, None)
-                    self._snapshots.pop(event_id, None)
-                    self._push_window.drop(channel)
+                if not channel.watchers and self._channels.get(name) is channel:
+                    del self._channels[name]
+                    self._push_window.drop(name)
                     with contextlib.suppress(RedisError):
-                        await self._pubsub.unsubscribe(channel)
+                        await self._pubsub.unsubscribe(name)
 
     async def _read(self) -> None:
         assert self._pubsub is not None
@@ -169,20 +184,23 @@ class SeatFeed:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
                 # Changes published meanwhile are gone: every open map fetches a fresh snapshot.
-                for watchers in self._watchers.values():
-                    for watcher in watchers:
+                for channel in self._channels.values():
+                    for watcher in channel.watchers:
                         watcher.offer(RESYNC)
                 continue
             if message is not None:
                 self._dispatch(message)
 
     def _dispatch(self, message: dict[str, object]) -> None:
-        channel = _text(message["channel"])
+        name = _text(message["channel"])
+        channel = self._channels.get(name)
+        # A message can still arrive for a channel whose last watcher has just unsubscribed;
+        # it must not start a push window that nothing would ever drop.
+        if channel is None:
+            return
         kind = message["type"]
         if kind == "subscribe":
-            confirmed = self._confirmed.get(channel)
-            if confirmed is not None:
-                confirmed.set()
+            channel.confirmed.set()
             return
         if kind != "message":
             return
@@ -191,14 +209,16 @@ class SeatFeed:
         header = orjson.loads(data)
         seq = int(header["seq"])
         if header["type"] == FrameKind.SEATS:
-            self._push_window.add(channel, int(header["event_id"]), FeedMessage.batch(seq, data))
+            self._push_window.add(name, channel.event_id, FeedMessage.batch(seq, data))
         else:  # the engine's resync notice, after whatever went before it
-            self._push_window.flush(channel)
-            self._fan_out(channel, RESYNC)
+            self._push_window.flush(name)
+            self._fan_out(name, RESYNC)
 
-    def _fan_out(self, channel: str, message: FeedMessage) -> None:
-        for watcher in self._watchers.get(channel, ()):
-            watcher.offer(message)
+    def _fan_out(self, name: str, message: FeedMessage) -> None:
+        channel = self._channels.get(name)
+        if channel is not None:
+            for watcher in channel.watchers:
+                watcher.offer(message)
 
 
 def _text(value: object) -> str:

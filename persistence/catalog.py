@@ -209,6 +209,11 @@ async def list_events(conn: Connection) -> list[EventSummary]:
     return [_event(row) for row in await conn.fetch_all(_EVENTS, (None, None))]
 
 
+async def event_exists(conn: Connection, event_id: int) -> bool:
+    found = await conn.fetch_value("SELECT 1 FROM events WHERE id = %s", (event_id,))
+    return found is not None
+
+
 async def get_event(conn: Connection, event_id: int) -> EventDetail | None:
     row = await conn.fetch_one(_EVENTS, (event_id, event_id))
     if row is None:

@@ -2,7 +2,8 @@
 
 asyncmy connections start with autocommit off. A query cancelled mid-flight leaves unread
 packets on its connection; such a connection is closed rather than returned to the pool, where
-the next borrower would read someone else's result.
+the next borrower would read someone else's result. Every connect and every read is bounded
+(`DatabaseSettings`): a server that hangs without refusing surfaces as `DatabaseUnavailable`.
 """
 
 from __future__ import annotations
@@ -96,20 +97,10 @@ class Database:
     async def connect(cls, settings: DatabaseSettings) -> Database:
         try:
             pool = await asyncmy.create_pool(
-                host=settings.host,
-                port=settings.port,
-                user=settings.user,
-                password=settings.password,
-                db=settings.database,
                 minsize=settings.pool_min,
                 maxsize=settings.pool_max,
-                autocommit=False,
-                charset="utf8mb4",
-                # Times are stored as UTC: CURRENT_TIMESTAMP must agree with the UTC datetimes
-                # Python writes, whatever zone the server runs in.
-                init_command="SET time_zone = '+00:00'",
-                connect_timeout=5,
                 pool_recycle=600,
+                **_connection_options(settings, settings.read_timeout_seconds),
             )
         except (OSError, OperationalError) as exc:
             raise DatabaseUnavailable(f"cannot connect to MariaDB: {exc}") from exc
@@ -123,22 +114,25 @@ class Database:
         except (OSError, OperationalError, InterfaceError) as exc:
             raise DatabaseUnavailable(str(exc)) from exc
         try:
-            yield Connection(raw)
-            await raw.commit()
-        except asyncio.CancelledError:
-            raw.close()
-            raise
-        except (OSError, OperationalError, InterfaceError) as exc:
-            if isinstance(exc, OperationalError) and exc.args and exc.args[0] in _CONFLICT_CODES:
-                await _roll_back(raw)
-                raise TransactionConflict(str(exc)) from exc
-            raw.close()
-            raise DatabaseUnavailable(str(exc)) from exc
-        except BaseException:
-            await _roll_back(raw)
-            raise
+            async with _committed(raw) as conn:
+                yield conn
         finally:
             self._pool.release(raw)
+
+    @asynccontextmanager
+    async def long_transaction(self, *, read_timeout_seconds: float) -> AsyncIterator[Connection]:
+        """A transaction on a connection of its own, outside the pool, whose reads may wait up to
+        `read_timeout_seconds`: for work that legitimately runs longer than the pool's bound
+        (migrations wait for a lock and may rebuild a table). Closed afterwards."""
+        try:
+            raw = await asyncmy.connect(**_connection_options(self.settings, read_timeout_seconds))
+        except (OSError, OperationalError) as exc:
+            raise DatabaseUnavailable(f"cannot connect to MariaDB: {exc}") from exc
+        try:
+            async with _committed(raw) as conn:
+                yield conn
+        finally:
+            raw.close()
 
     async def run_transaction(
         self, body: Callable[[Connection], Awaitable[T]], *, attempts: int = 3
@@ -167,6 +161,48 @@ class Database:
     async def close(self) -> None:
         self._pool.close()
         await self._pool.wait_closed()
+
+
+def _connection_options(settings: DatabaseSettings, read_timeout_seconds: float) -> dict[str, Any]:
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "user": settings.user,
+        "password": settings.password,
+        "db": settings.database,
+        "autocommit": False,
+        "charset": "utf8mb4",
+        # Times are stored as UTC: CURRENT_TIMESTAMP must agree with the UTC datetimes Python
+        # writes, whatever zone the server runs in.
+        "init_command": "SET time_zone = '+00:00'",
+        # Covers the TCP connect only; the server's greeting is a read, bounded by read_timeout,
+        # which matters most: a frozen server's kernel still accepts connections.
+        "connect_timeout": settings.connect_timeout_seconds,
+        # asyncmy closes the connection and raises OperationalError when the server sends
+        # nothing for this long (asyncmy.connection `_fill_buffer`).
+        "read_timeout": read_timeout_seconds,
+    }
+
+
+@asynccontextmanager
+async def _committed(raw: Any) -> AsyncIterator[Connection]:
+    """Commit on success, roll back on error, and report a lost server as DatabaseUnavailable.
+    The caller gives the connection back (pool) or closes it."""
+    try:
+        yield Connection(raw)
+        await raw.commit()
+    except asyncio.CancelledError:
+        raw.close()
+        raise
+    except (OSError, OperationalError, InterfaceError) as exc:
+        if isinstance(exc, OperationalError) and exc.args and exc.args[0] in _CONFLICT_CODES:
+            await _roll_back(raw)
+            raise TransactionConflict(str(exc)) from exc
+        raw.close()
+        raise DatabaseUnavailable(str(exc)) from exc
+    except BaseException:
+        await _roll_back(raw)
+        raise
 
 
 async def _roll_back(raw: Any) -> None:

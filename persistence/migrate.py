@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 
 _LOCK_NAME: Final = "rushqueue_migrations"
 _FILE_NAME: Final = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# Longer than the pool's read timeout on purpose: GET_LOCK below waits up to 60 s for another
+# migrating process, and a statement may rebuild a big table. Still bounded, so a hung server
+# ends a migration with an error rather than never.
+_READ_TIMEOUT_SECONDS: Final = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +56,7 @@ def load_migrations() -> list[Migration]:
 async def migrate(db: Database) -> list[str]:
     """Apply every migration not yet recorded; return the names applied."""
     applied_now: list[str] = []
-    async with db.transaction() as conn:
+    async with db.long_transaction(read_timeout_seconds=_READ_TIMEOUT_SECONDS) as conn:
         got = await conn.fetch_value("SELECT GET_LOCK(%s, 60)", (_LOCK_NAME,))
         if got != 1:
             raise RuntimeError("another process holds the migration lock")

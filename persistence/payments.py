@@ -239,6 +239,12 @@ async def end_checkout(conn: Connection, payment_id: int, status: PaymentStatus)
     )
 
 
+class SeatConflict(RuntimeError):
+    """A seat of the booking is booked already (or otherwise cannot take it): the engine sold it
+    twice, which only shard actors that disagreed on the shard count can do. The booking's
+    transaction must be rolled back whole."""
+
+
 async def book_payment(
     conn: Connection,
     payment: PaymentRow,
@@ -247,7 +253,9 @@ async def book_payment(
     seats: Sequence[PricedSeat],
 ) -> int:
     """The payment is paid and its seats are the buyer's: mark it, write the booking and one row
-    per seat; return the booking id. Call with the payment row locked."""
+    per seat; return the booking id. Call with the payment row locked. `SeatConflict` if a seat
+    is in another booking; the payment and booking rows written before it are then still in the
+    transaction, so the caller must roll it back."""
     now = _utc_now()
     await conn.execute(
         "UPDATE payments SET status = 'paid', payment_intent_id = %s, updated_at = %s"
@@ -267,10 +275,14 @@ async def book_payment(
             now,
         ),
     )
-    await conn.execute_many(
-        "INSERT INTO booking_seats (booking_id, event_seat_id, amount_minor) VALUES (%s, %s, %s)",
-        [(booking_id, seat.id, seat.price) for seat in seats],
-    )
+    try:
+        await conn.execute_many(
+            "INSERT INTO booking_seats (booking_id, event_seat_id, amount_minor)"
+            " VALUES (%s, %s, %s)",
+            [(booking_id, seat.id, seat.price) for seat in seats],
+        )
+    except IntegrityError as exc:
+        raise SeatConflict(f"seats {[seat.id for seat in seats]}: {exc.args[-1]}") from exc
     return booking_id
 
 
@@ -425,6 +437,12 @@ async def claim_outbox(conn: Connection, *, limit: int, lease_seconds: float) ->
         )
         for row in rows
     ]
+
+
+async def count_outbox_backlog(conn: Connection) -> int:
+    """Jobs not done yet, due or backing off (read through the `done_at` index)."""
+    count: int = await conn.fetch_value("SELECT COUNT(*) FROM outbox WHERE done_at IS NULL")
+    return count
 
 
 async def outbox_done(conn: Connection, job_id: int) -> None:

@@ -239,3 +239,79 @@ async def test_a_bad_setting_exits_2_with_one_line_naming_it(
     [line] = stderr.decode().splitlines()
     assert variable in line
     assert repr(value) in line
+
+
+async def _run_to_exit(env: Mapping[str, str], *args: str) -> tuple[int, str]:
+    """Run `python -m <args>` to its end: its exit code and its stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        *args,
+        cwd=ROOT,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(STOP_WITHIN):
+            _, stderr = await process.communicate()
+    except TimeoutError:
+        pytest.fail(f"python -m {' '.join(args)} still running after {STOP_WITHIN}s")
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+@pytest.mark.parametrize("args", [("gateway", "serve"), ("engine", "run"), ("engine", "sweep")])
+async def test_a_process_refuses_to_start_under_another_shard_count(
+    env: dict[str, str], redis: Redis, args: tuple[str, ...]
+) -> None:
+    # The deployment runs four shards; this process was started with two, so it would send an
+    # event's commands to (or run) another actor than the rest of the deployment does.
+    deployed = 2 * SHARDS
+    for shard in range(deployed):
+        await redis.set(ShardKeys(shard).shard_count, deployed)
+
+    code, stderr = await _run_to_exit({**env, "HTTP_PORT": str(free_port())}, *args)
+
+    assert code == 2, stderr
+    [line] = [line for line in stderr.splitlines() if "ENGINE_SHARDS" in line]
+    assert f"ENGINE_SHARDS={SHARDS}" in line
+    assert f"stored for this deployment is {deployed}" in line
+    shards = [ShardKeys(shard) for shard in range(deployed)]
+    assert await redis.exists(*(keys.lease for keys in shards)) == 0, "a lease was taken"
+    assert await redis.exists(*(keys.fence for keys in shards)) == 0, "a token was handed out"
+    stored = str(deployed).encode()
+    assert [await redis.get(keys.shard_count) for keys in shards] == [stored] * deployed
+
+
+async def test_set_shard_count_waits_for_a_quiet_deployment_then_changes_it(
+    env: dict[str, str], redis: Redis
+) -> None:
+    for shard in range(SHARDS):
+        await redis.set(ShardKeys(shard).shard_count, SHARDS)
+    await redis.set(ShardKeys(1).lease, "a running engine", px=60_000)
+
+    refused = await _run_to_exit(env, "engine", "set-shard-count", str(2 * SHARDS))
+
+    assert refused[0] == 1, refused[1]
+    assert "shard 1" in refused[1]
+    assert "lease" in refused[1]
+    assert await redis.get(ShardKeys(0).shard_count) == str(SHARDS).encode()
+
+    await redis.delete(ShardKeys(1).lease)
+    changed = await _run_to_exit(env, "engine", "set-shard-count", str(2 * SHARDS))
+
+    assert changed[0] == 0, changed[1]
+    stored = [await redis.get(ShardKeys(shard).shard_count) for shard in range(2 * SHARDS)]
+    assert stored == [str(2 * SHARDS).encode()] * (2 * SHARDS)
+    engine = await Child.start({**env, "ENGINE_SHARDS": str(2 * SHARDS)}, "engine", "run")
+    try:
+        await engine.wait_for_output(f"shard {2 * SHARDS - 1} recovered")
+        assert await engine.terminate() == 0, engine.output
+    finally:
+        await engine.close()

@@ -21,6 +21,7 @@ class Scripts:
     lease_acquire: AsyncScript
     lease_renew: AsyncScript
     lease_release: AsyncScript
+    shard_count_change: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:
@@ -34,6 +35,7 @@ class Scripts:
                     "lease_acquire",
                     "lease_renew",
                     "lease_release",
+                    "shard_count_change",
                 )
             }
         )

@@ -1,8 +1,14 @@
 -- Apply one batch of an actor's decisions atomically, or nothing at all.
 -- KEYS[1] fence counter, KEYS[2] in-flight list, KEYS[3] journal stream, KEYS[4] expiry zset;
--- KEYS[5..] are named by index from the payload. ARGV[1] fencing token, ARGV[2] JSON payload.
+-- KEYS[5..] are named by index from the payload. ARGV[1] fencing token, ARGV[2] JSON payload,
+-- ARGV[3] how many commands the batch took from the in-flight list.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return {'fenced'}
+end
+-- Checked before any write: Redis does not undo a script's writes when it fails halfway.
+local taken = tonumber(ARGV[3])
+if not taken then
+  return redis.error_reply('apply: ARGV[3] must be the number of commands taken')
 end
 local p = cjson.decode(ARGV[2])
 
@@ -69,5 +75,9 @@ for _, ev in ipairs(p.events) do
   redis.call('PUBLISH', ev[3], ev[4] .. seq .. ',"changes":' .. ev[6] .. '}')
 end
 
-redis.call('DEL', KEYS[2])
+-- The batch's commands are the oldest (rightmost) entries. A stale owner's BLMOVE can still
+-- push one more on the left after the take; it stays in flight for the next turn to decide.
+if taken > 0 then
+  redis.call('LTRIM', KEYS[2], 0, -taken - 1)
+end
 return {'ok', journal_id}

@@ -25,7 +25,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "(see the `Error` schema); `code` is stable and machine-readable. Routes under "
                 "`/api/` need `Authorization: Bearer <token>` (from signup or login) unless "
                 "they say otherwise; a route that needs none still refuses a bad token that is "
-                "sent to it."
+                "sent to it. Every answer, errors included, carries `X-Request-Id` (see the "
+                "`RequestId` header): the request's own if it sent a fit one, else a fresh one."
             ),
         },
         "servers": [{"url": settings.http.public_url}],
@@ -46,11 +47,20 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },
             "headers": {
+                "RequestId": {
+                    "description": (
+                        "This request's id, as the server's logs know it: the `X-Request-Id` "
+                        "the client sent if it was 1 to 64 characters of `A-Za-z0-9._-`, "
+                        "else a fresh 32-digit hex id."
+                    ),
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"},
+                },
                 "RetryAfter": {
                     "description": "Seconds to wait before retrying.",
                     "required": True,
                     "schema": {"type": "integer", "minimum": 0},
-                }
+                },
             },
             "schemas": schemas(),
         },

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -29,6 +29,7 @@ from persistence.payments import (
     OutboxKind,
     PaymentRow,
     claim_outbox,
+    count_outbox_backlog,
     find_payment_by_hold,
     finish_refund,
     get_payment,
@@ -77,11 +78,14 @@ class OutboxWorker:
         provider: PaymentProvider,
         poll_seconds: float = POLL_SECONDS,
         batch: int = BATCH,
+        on_backlog: Callable[[int], None] | None = None,
     ) -> None:
         self._db = db
         self._provider = provider
         self._poll_seconds = poll_seconds
         self._batch = batch
+        # Told the jobs not done yet at every claim (the gateway's outbox backlog gauge).
+        self._on_backlog = on_backlog
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -120,6 +124,8 @@ class OutboxWorker:
         any worker takes those jobs up again."""
         async with self._db.transaction() as conn:
             jobs = await claim_outbox(conn, limit=self._batch, lease_seconds=LEASE_SECONDS)
+            if self._on_backlog is not None:
+                self._on_backlog(await count_outbox_backlog(conn))
         for job in jobs:
             if stopping is not None and stopping.is_set():
                 break

@@ -8,8 +8,9 @@ hold (a booked hold answers "booked" again), so a delivery retried after a crash
 engine's decision and the commit gets the same answer and writes the booking once.
 
 A paid checkout always ends in a booking or a refund: if the engine cannot book the seats (the
-hold expired and they were sold), or the amount paid is not the amount planned, the payment goes
-to `refund_pending` with a refund job in the outbox, in the same transaction as the event.
+hold expired and they were sold), if MariaDB already has a booking for one of them (two shard
+actors sold it), or the amount paid is not the amount planned, the payment goes to
+`refund_pending` with a refund job in the outbox, in the same transaction as the event.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from engine.protocol import CancelCheckoutRequest, ConfirmRequest, RejectCode, R
 from persistence import DatabaseUnavailable
 from persistence.payments import (
     PaymentRow,
+    SeatConflict,
     book_payment,
     checkout_seats,
     end_checkout,
@@ -78,6 +80,8 @@ class Outcome(enum.StrEnum):
 
 # An event's effect on its (locked) payment, written in the event's transaction.
 _Write = Callable[["Connection", PaymentRow], Awaitable[Outcome]]
+# Told every committed outcome (the gateway's metrics count them).
+OnOutcome = Callable[[Outcome], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,24 +153,30 @@ class WebhookHandler:
         redis: Redis,
         engine_settings: EngineSettings,
         webhook_secret: str,
+        on_outcome: OnOutcome | None = None,
     ) -> None:
         self._db = db
         self._engine = engine
         self._redis = redis
         self._engine_settings = engine_settings
         self._secret = webhook_secret
+        self._on_outcome = on_outcome
 
     async def receive(self, payload: bytes, signature: str | None) -> Outcome:
         """Verify and apply one delivery. Returns only once the outcome is committed; a 503
         (`Unavailable`) means nothing was recorded and the delivery should be retried."""
         event = verify(payload, signature, self._secret)
         if event is None:
-            return Outcome.IGNORED
-        try:
-            return await self._apply(event)
-        except DatabaseUnavailable as exc:
-            log.warning("webhook %s: MariaDB unavailable: %s", event.id, exc)
-            raise Unavailable("Payment records are unavailable; retry", retry_after=5) from exc
+            outcome = Outcome.IGNORED
+        else:
+            try:
+                outcome = await self._apply(event)
+            except DatabaseUnavailable as exc:
+                log.warning("webhook %s: MariaDB unavailable: %s", event.id, exc)
+                raise Unavailable("Payment records are unavailable; retry", retry_after=5) from exc
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+        return outcome
 
     async def _apply(self, event: SessionEvent) -> Outcome:
         async with self._db.transaction() as conn:
@@ -239,7 +249,19 @@ class WebhookHandler:
             )
             return Outcome.BOOKED
 
-        return await self._settle(event, payment, booked)
+        try:
+            return await self._settle(event, payment, booked)
+        except SeatConflict as exc:
+            # The transaction rolled back whole (event, payment and booking rows alike). Another
+            # buyer holds a booking for a seat the engine just booked for this hold: two actors
+            # sold it. That booking stands; this buyer paid for seats that are gone.
+            log.error(
+                "webhook %s: hold %s was paid but its seats are booked already (%s); refunding",
+                event.id,
+                payment.hold_id,
+                exc,
+            )
+            return await self._settle(event, payment, _refund(event))
 
     async def _settle(
         self, event: SessionEvent, payment: PaymentRow | None, outcome: _Write

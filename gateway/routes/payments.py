@@ -15,7 +15,7 @@ from domain.errors import Conflict, HoldNotActive, InvalidInput, NotFound
 from domain.statuses import PaymentStatus
 from engine.hold_records import read_hold
 from engine.protocol import BeginCheckoutRequest, new_command_id
-from gateway.appkeys import DATABASE, ENGINE, PAYMENTS, REDIS, SETTINGS
+from gateway.appkeys import DATABASE, ENGINE, METRICS, PAYMENTS, REDIS, SETTINGS
 from gateway.auth.guard import public
 from gateway.hold_access import own_hold
 from gateway.payments import webhook_handler
@@ -135,7 +135,13 @@ async def webhook(request: web.Request) -> web.Response:
     """Stripe's events. 2xx only once the outcome is committed; anything else and Stripe
     delivers again, which is harmless."""
     app = request.app
-    handler = webhook_handler(app[SETTINGS], db=app[DATABASE], engine=app[ENGINE], redis=app[REDIS])
+    handler = webhook_handler(
+        app[SETTINGS],
+        db=app[DATABASE],
+        engine=app[ENGINE],
+        redis=app[REDIS],
+        on_outcome=app[METRICS].webhook_outcome,
+    )
     outcome = await handler.receive(
         await read_body(request), request.headers.get("Stripe-Signature")
     )

@@ -10,6 +10,10 @@ Protocol (server → client, JSON text):
 `seq` rises by one per batch, so a client that sees a gap can ask again by reconnecting. After a
 fresh snapshot a `batches` frame may repeat batches the snapshot already covers: a client skips
 every batch whose `seq` is not above its own.
+
+The route is public, so what a request may cost is decided before it costs anything: the per-IP
+rate limit and websocket cap first, then whether it is an upgrade at all, then whether the event
+exists. Only then does the seat feed keep anything for the event.
 """
 
 from __future__ import annotations
@@ -21,23 +25,35 @@ from typing import Final
 from aiohttp import WSCloseCode, WSMsgType, web
 from redis.exceptions import RedisError
 
-from domain.errors import NotFound, Unavailable
-from engine.snapshot import read_snapshot
+from domain.errors import NotAWebsocket, NotFound, Unavailable
+from engine.snapshot import is_loaded, read_snapshot
 from engine.waiting import cancel_and_wait
-from gateway.appkeys import DATABASE, REDIS, SEAT_FEED, SETTINGS, WEBSOCKET_CAP
+from gateway.appkeys import DATABASE, LIMITER, METRICS, REDIS, SEAT_FEED, SETTINGS, WEBSOCKET_CAP
 from gateway.auth.guard import public
 from gateway.limits import client_ip
+from gateway.metrics import WebsocketKind
 from gateway.pushwindow import FrameKind
 from gateway.seatfeed import Snapshot, Watcher
 from gateway.wire import dumps, path_id
 from persistence import DatabaseUnavailable
-from persistence.catalog import event_seat_map
+from persistence.catalog import event_exists, event_seat_map
 
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
 _HEARTBEAT_SECONDS: Final = 20.0
+
+
+async def _require_event(app: web.Application, event_id: int) -> None:
+    """`NotFound` unless the event exists. An event the engine has loaded is known from Redis
+    alone, so seat maps of a live sale keep opening while MariaDB is down."""
+    if await is_loaded(app[REDIS], app[SETTINGS].engine, event_id):
+        return
+    async with app[DATABASE].transaction() as conn:
+        exists = await event_exists(conn, event_id)
+    if not exists:
+        raise NotFound(f"No event {event_id}")
 
 
 async def _read_snapshot(app: web.Application, event_id: int) -> Snapshot:
@@ -98,6 +114,8 @@ async def _serve_seat_map(request: web.Request, ws: web.WebSocketResponse, event
     """Snapshot, then changes until either side stops; errors before the upgrade become 503."""
     app = request.app
     try:
+        # Before the feed keeps anything for the event: made-up ids must cost nothing lasting.
+        await _require_event(app, event_id)
         async with app[SEAT_FEED].watch(event_id) as watcher:
             # Subscribed first, snapshot second: nothing published in between is missed.
             snapshot = await _current_snapshot(app, event_id)
@@ -126,10 +144,16 @@ async def _serve_seat_map(request: web.Request, ws: web.WebSocketResponse, event
 async def seat_updates(request: web.Request) -> web.WebSocketResponse:
     event_id = path_id(request)
     app = request.app
+    ip = client_ip(request)
+    # Every request counts, whatever it ends in: this is what bounds the work one client can ask.
+    await app[LIMITER].seat_map(ip)
     # No per-message deflate: compressing every frame once per socket would cost more CPU than
     # the whole fan-out, and a frame is usually a few hundred bytes.
     ws = web.WebSocketResponse(heartbeat=_HEARTBEAT_SECONDS, max_msg_size=1024, compress=False)
     # The slot is taken before the upgrade, so a client over its cap gets a plain 429.
-    with app[WEBSOCKET_CAP].hold_slot(client_ip(request)):
-        await _serve_seat_map(request, ws, event_id)
+    with app[WEBSOCKET_CAP].hold_slot(ip):
+        if not ws.can_prepare(request).ok:
+            raise NotAWebsocket("This address speaks websocket only: send an upgrade request")
+        with app[METRICS].websockets(WebsocketKind.SEAT_MAP).track_inprogress():
+            await _serve_seat_map(request, ws, event_id)
     return ws

@@ -61,3 +61,6 @@ def test_rush_keeps_its_invariants(tmp_path: Path) -> None:
     assert report["holds"]["granted"] > 0
     assert report["websocket"]["messages"] > 0
     assert all(usage["peak_rss_mib"] > 0 for usage in report["processes"].values())
+    # The engine's own /metrics count every granted hold once, as the load client did.
+    assert report["metrics"]["engine"]["by_outcome"]["ok"] == report["holds"]["granted"]
+    assert report["metrics"]["web"]["hold_requests"]["2xx"] >= report["holds"]["granted"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
 
 from redis.asyncio import Redis
 
@@ -19,6 +21,8 @@ from engine.snapshot import read_snapshot
 from persistence import Database
 from tests.chaos.rush import Outcome
 from tests.helpers.engine import ask_hold, journals_drained
+
+_NO_GRANTS: Final[Mapping[int, str]] = MappingProxyType({})
 
 
 @dataclass(slots=True)
@@ -58,6 +62,11 @@ def engine_grants(outcomes: Iterable[Outcome]) -> list[tuple[str, tuple[int, ...
     ]
 
 
+def grants_by_seat(outcomes: Iterable[Outcome]) -> dict[int, str]:
+    """Seat → granted hold, with no checks (for `neighbours`)."""
+    return {seat: hold for hold, seats in engine_grants(outcomes) for seat in seats}
+
+
 def all_answered(verdict: Verdict, outcomes: list[Outcome]) -> None:
     missing = [o.ask.command_id for o in outcomes if o.reply is None]
     verdict.check("every request answered", not missing, f"{len(missing)} never answered")
@@ -79,10 +88,16 @@ async def retries_get_recorded_answer(
 
 
 async def redis_holds_match(
-    verdict: Verdict, redis: Redis, settings: Settings, event_id: int, owner: Mapping[int, str]
+    verdict: Verdict,
+    redis: Redis,
+    settings: Settings,
+    event_id: int,
+    owner: Mapping[int, str],
+    neighbours: Mapping[int, str] = _NO_GRANTS,
 ) -> None:
-    """Every granted hold still locks its seats, no other lock exists, and the live status hash
-    says exactly those seats are held."""
+    """Every granted hold still locks its seats, no other lock exists (but `neighbours`, the
+    seats granted on another event of the same shard), and the live status hash says exactly
+    those seats are held."""
     keys = ShardKeys(shard_of(event_id, settings.engine.shards))
     lost = [
         seat
@@ -93,7 +108,7 @@ async def redis_holds_match(
     stray = []
     async for raw in redis.scan_iter(match=keys.lock_pattern, count=500):
         seat = int(raw.decode().rsplit(":", 1)[1])
-        if seat not in owner:
+        if seat not in owner and seat not in neighbours:
             stray.append(seat)
     verdict.check("no stray Redis locks", not stray, f"seats {stray[:10]} locked by nobody")
     snapshot = await read_snapshot(redis, settings.engine, event_id)
@@ -161,13 +176,16 @@ async def engine_invariants(
     settings: Settings,
     event_id: int,
     outcomes: list[Outcome],
+    *,
+    neighbours: Mapping[int, str] = _NO_GRANTS,
 ) -> dict[int, str]:
     """The whole set for a rush through the EngineClient; returns seat → granted hold. (Each
-    argument has its own type, so a call that mixes them up does not type-check.)"""
+    argument has its own type, so a call that mixes them up does not type-check.) `neighbours`:
+    seat → hold granted on another event of the same shard, whose locks are not stray."""
     all_answered(verdict, outcomes)
     owner = granted_seats(verdict, engine_grants(outcomes))
     verdict.check("some holds granted", bool(owner), "the rush granted nothing")
     await retries_get_recorded_answer(verdict, client, event_id, outcomes)
-    await redis_holds_match(verdict, redis, settings, event_id, owner)
+    await redis_holds_match(verdict, redis, settings, event_id, owner, neighbours)
     await mariadb_converges(verdict, redis, db, settings, event_id, owner)
     return owner

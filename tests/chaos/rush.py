@@ -23,7 +23,7 @@ from tests.helpers.engine import ask_hold
 
 # Not a seat of any event: a probe is refused ("unknown seats"), which proves a live actor
 # decided it, and it takes nothing from the rush.
-_PROBE_SEAT: Final = 2**40
+PROBE_SEAT: Final = 2**40
 _RETRY_PAUSE: Final = 0.05
 SEATS: Final = 120  # contended: a rush of a few hundred asks runs out of seats
 BUYERS: Final = 150
@@ -151,7 +151,7 @@ async def time_to_answer(
 
     async def probe() -> None:
         try:
-            await ask_hold(client, event_id, user_id, (_PROBE_SEAT,))
+            await ask_hold(client, event_id, user_id, (PROBE_SEAT,))
         except EngineUnavailable:
             return
         if not answered.done():

@@ -73,8 +73,10 @@ class Stack:
         """Until every shard's lease is held: the engines announce nothing else to the test."""
         await wait_for_owners(self.env["REDIS_URL"], int(self.env["ENGINE_SHARDS"]), within)
 
-    def start(self, name: str, role: Role) -> None:
-        self.children.spawn(name, self._argv[role])
+    def start(self, name: str, role: Role, **env: str) -> None:
+        """Start the Procfile's `role` as `name`; `env` adds variables for this child alone
+        (its METRICS_PORT, say)."""
+        self.children.spawn(name, self._argv[role], env)
 
     def process(self, name: str) -> subprocess.Popen[bytes]:
         return self.children.processes[name]

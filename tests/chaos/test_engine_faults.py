@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from redis.asyncio import Redis
 
+from config import Settings
 from engine.client import EngineClient
 from engine.keys import ShardKeys
 from persistence import Database
 from tests.chaos.invariants import Verdict, engine_invariants
 from tests.chaos.report import ScenarioResult
-from tests.chaos.rush import Rush, seeded
+from tests.chaos.rush import PROBE_SEAT, Rush, seeded
 from tests.chaos.scenario import conclude, rush_with_fault
 from tests.chaos.stack import SHARDS, Stack, scale, wait_for_log
-from tests.helpers.engine import journals_drained
+from tests.helpers.engine import ask_hold, journals_drained
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
 
@@ -186,6 +187,91 @@ async def test_frozen_engine_is_fenced_and_stands_down(
 ) -> None:
     """engine SIGSTOP past its lease, takeover, SIGCONT"""
     await _frozen_owner(stack, redis, db, chaos_result)
+
+
+# Enough one-shot commands that the new owner is still working through them, batch after batch,
+# when the old owner wakes up and its interrupted read carries on.
+_WAKE_BURST: Final = 320
+
+
+async def test_frozen_engine_resumed_mid_rush_loses_no_command(
+    stack: Stack,
+    redis: Redis,
+    db: Database,
+    chaos_result: ScenarioResult,
+) -> None:
+    """engine SIGSTOP past its lease, takeover, SIGCONT mid-rush"""
+    event = await seeded(db)
+    stack.start("engine-0", "engine")
+    for shard in range(SHARDS):
+        await wait_for_log(stack, "engine-0", rf"shard {shard}: lease taken", within=20)
+    old = stack.tokens_taken("engine-0")
+    stack.start("engine-1", "engine")
+    await wait_for_log(stack, "engine-1", r"engine: \d+ shards", within=20)
+    settings = stack.client_settings()
+    # The burst's asks are not retried, and wait as long as the gateway does: an ask that gets
+    # no answer in that time was lost, not merely slow.
+    patient = Settings.from_env({**stack.env, "ENGINE_DECISION_TIMEOUT_SECONDS": "5"})
+    verdict = Verdict()
+
+    async def freeze_then_wake_mid_rush(fault_at: float, rush: Rush) -> None:
+        # Frozen mid-rush, the owner is most likely blocked in its BLMOVE, which Redis then
+        # serves with the next command while the process cannot run.
+        stack.send("engine-0", signal.SIGSTOP)
+        chaos_result.faults.append(
+            f"SIGSTOP engine past its 1 s lease; takeover; SIGCONT mid-rush, {_WAKE_BURST} "
+            "commands queued"
+        )
+        took_over = True
+        for shard in range(SHARDS):
+            took_over &= await _logged(stack, "engine-1", rf"shard {shard} recovered", within=5)
+        verdict.check(
+            "standby takes over while the old owner is frozen",
+            took_over,
+            stack.log("engine-1")[-3000:],
+        )
+        new = stack.tokens_taken("engine-1")
+        verdict.check(
+            "takeover raised every token",
+            all(new.get(shard, 0) > old[shard] for shard in range(SHARDS)),
+            f"old {old}, new {new}",
+        )
+        async with EngineClient(redis, patient.engine) as burst_client:
+            burst = [
+                asyncio.create_task(
+                    ask_hold(burst_client, event.event_id, event.user_ids[0], (PROBE_SEAT,))
+                )
+                for _ in range(_WAKE_BURST)
+            ]
+            # One answer means the burst is queued and the new owner is working through it.
+            await asyncio.wait(burst, return_when=asyncio.FIRST_COMPLETED)
+            rush_unanswered = len(rush.outcomes) - rush.answered
+            stack.send("engine-0", signal.SIGCONT)
+            answers = await asyncio.gather(*burst, return_exceptions=True)
+        lost = [answer for answer in answers if isinstance(answer, BaseException)]
+        verdict.check(
+            "no command lost while the old owner woke up",
+            not lost,
+            f"{len(lost)} of {_WAKE_BURST} unanswered, e.g. {lost[:1]!r}",
+        )
+        verdict.check(
+            "rush still arriving at SIGCONT",
+            rush_unanswered > 0,
+            "the rush had ended before the old owner woke up",
+        )
+
+    async with EngineClient(redis, settings.engine) as client:
+        outcomes = await rush_with_fault(
+            chaos_result, verdict, client, event, freeze_then_wake_mid_rush, spread_seconds=6.0
+        )
+        for shard in range(SHARDS):
+            stood_down = await _logged(stack, "engine-0", rf"shard {shard}: .*standing down")
+            verdict.check("old owner stood down", stood_down, stack.log("engine-0")[-3000:])
+        # Whoever owns the shards now (the woken engine may take them back as a standby if
+        # the new owner is itself late to renew), nothing is left queued or in flight.
+        await _queues_empty(redis, within=20)
+        await engine_invariants(verdict, client, redis, db, settings, event.event_id, outcomes)
+    conclude(verdict, stack, chaos_result)
 
 
 async def _logged(stack: Stack, name: str, pattern: str, within: float = 15.0) -> bool:

@@ -139,3 +139,18 @@ def test_production_starts_with_its_secrets_set() -> None:
     settings = Settings.from_env(PRODUCTION_SECRETS)
     assert settings.environment is Environment.PRODUCTION
     assert not settings.stripe.local_checkout
+
+
+def test_database_timeouts_have_defaults_and_a_floor_above_the_engines_lock_waits() -> None:
+    defaults = Settings.from_env({}).database
+    assert (defaults.connect_timeout_seconds, defaults.read_timeout_seconds) == (5.0, 10.0)
+    tuned = Settings.from_env(
+        {"DATABASE_CONNECT_TIMEOUT_SECONDS": "1.5", "DATABASE_READ_TIMEOUT_SECONDS": "4"}
+    ).database
+    assert (tuned.connect_timeout_seconds, tuned.read_timeout_seconds) == (1.5, 4.0)
+    for name, value in [
+        ("DATABASE_CONNECT_TIMEOUT_SECONDS", "0"),
+        ("DATABASE_READ_TIMEOUT_SECONDS", "2"),
+        ("DATABASE_READ_TIMEOUT_SECONDS", "nan"),
+    ]:
+        assert refusal({name: value}).startswith(f"{name}={value!r} is invalid")

@@ -197,11 +197,12 @@ async def test_a_stale_token_can_write_neither_redis_nor_mariadb(
     event = await make_event(seats=2)
     keys = ShardKeys(0)
     scripts = Scripts.register(redis)
-    old = ShardLease(redis, scripts, keys, ttl_ms=60_000, owner="old")
+    shards = settings.engine.shards
+    old = ShardLease(redis, scripts, keys, ttl_ms=60_000, owner="old", shard_count=shards)
     assert await old.try_acquire()
     # The old owner pauses past its lease; a new owner takes the shard.
     await redis.delete(keys.lease)
-    new = ShardLease(redis, scripts, keys, ttl_ms=60_000, owner="new")
+    new = ShardLease(redis, scripts, keys, ttl_ms=60_000, owner="new", shard_count=shards)
     assert await new.try_acquire()
     assert new.token == old.token + 1
 
@@ -262,7 +263,7 @@ async def test_a_paused_owner_stands_down_and_its_commands_are_decided_by_the_ne
         # Another process takes the lease while the running owner is unaware of it.
         scripts = Scripts.register(redis)
         await redis.delete(keys.lease)
-        usurper = ShardLease(redis, scripts, keys, ttl_ms=60_000, owner="usurper")
+        usurper = ShardLease(redis, scripts, keys, ttl_ms=60_000, owner="usurper", shard_count=1)
         assert await usurper.try_acquire()
 
         async with EngineClient(redis, settings.engine) as client:

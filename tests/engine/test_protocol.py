@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from domain.errors import EngineUnavailable, SeatsUnavailable
@@ -43,6 +44,25 @@ def test_every_command_survives_the_queue(command: Command) -> None:
     assert decode_command(encode_command(command)) == command
 
 
+def test_the_enqueue_time_and_request_id_travel_only_when_set() -> None:
+    bare = HoldRequest(id="a", reply_to="r", event_id=42, user_id=7, seat_ids=(1,))
+    assert set(orjson.loads(encode_command(bare))) == {
+        "type", "id", "reply_to", "event_id", "user_id", "seat_ids",
+    }  # fmt: skip
+    assert decode_command(encode_command(bare)).queued_at_ms is None
+    stamped = ExpireRequest(
+        id="b",
+        reply_to=None,
+        event_id=42,
+        hold_id=HOLD,
+        queued_at_ms=1_800_000_000_123,
+        request_id="req-1",
+    )
+    wire = orjson.loads(encode_command(stamped))
+    assert (wire["queued_at_ms"], wire["request_id"]) == (1_800_000_000_123, "req-1")
+    assert decode_command(encode_command(stamped)) == stamped
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -54,6 +74,10 @@ def test_every_command_survives_the_queue(command: Command) -> None:
         b'{"id": "a", "type": "hold", "reply_to": null, "event_id": 1, "user_id": true, '
         b'"seat_ids": [1]}',
         b'{"id": "a", "type": "release", "reply_to": null, "event_id": 1}',
+        b'{"id": "a", "type": "expire", "reply_to": null, "event_id": 1, "hold_id": "h", '
+        b'"queued_at_ms": "soon"}',
+        b'{"id": "a", "type": "expire", "reply_to": null, "event_id": 1, "hold_id": "h", '
+        b'"request_id": 7}',
     ],
 )
 def test_malformed_commands_are_refused(raw: bytes) -> None:

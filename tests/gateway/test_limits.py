@@ -21,6 +21,7 @@ from domain.errors import RateLimited
 from gateway.app import make_app
 from gateway.appkeys import WEBSOCKET_CAP
 from gateway.limits import (
+    LimitRule,
     RateLimiter,
     Rule,
     WebsocketCap,
@@ -47,6 +48,13 @@ if TYPE_CHECKING:
 
 LOGIN = "/api/v1/auth/login"
 SIGNUP = "/api/v1/auth/signup"
+# A websocket handshake's headers, for a plain GET that can read an error body.
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 @pytest.fixture
@@ -91,6 +99,7 @@ def test_the_defaults_are_the_documented_ones(settings: Settings) -> None:
         signup_per_ip=Rate(5, 60),
         signup_per_email=Rate(5, 60),
         holds_per_user=Rate(30, 10),
+        seat_map_per_ip=Rate(60, 60),
         websockets_per_ip=20,
     )
     assert settings.http.idle_timeout_seconds == 15.0
@@ -104,9 +113,12 @@ def test_rates_are_read_as_count_per_seconds(make_settings: Callable[..., Settin
 
 
 @pytest.mark.parametrize("raw", ["10", "0/60", "10/0", "ten/60", "10/-1"])
-def test_a_bad_rate_names_its_variable(make_settings: Callable[..., Settings], raw: str) -> None:
-    with pytest.raises(SettingsError, match="RATE_LIMIT_LOGIN_PER_IP"):
-        make_settings(RATE_LIMIT_LOGIN_PER_IP=raw)
+@pytest.mark.parametrize("name", ["RATE_LIMIT_LOGIN_PER_IP", "RATE_LIMIT_SEAT_MAP_PER_IP"])
+def test_a_bad_rate_names_its_variable(
+    make_settings: Callable[..., Settings], name: str, raw: str
+) -> None:
+    with pytest.raises(SettingsError, match=name):
+        make_settings(**{name: raw})
 
 
 # -- login and signup ----------------------------------------------------------------------
@@ -243,15 +255,18 @@ async def test_holds_are_limited_per_buyer_before_the_body_is_read(
 async def test_one_check_counts_every_rule_and_answers_with_the_longest_wait(
     redis: Redis,
 ) -> None:
-    limiter = RateLimiter(redis, LimitSettings())
-    short = Rule(ip_key("t", "10.0.0.1"), Rate(1, 5))
-    long = Rule(ip_key("u", "10.0.0.1"), Rate(1, 50))
+    told: list[LimitRule] = []
+    limiter = RateLimiter(redis, LimitSettings(), on_refused=told.append)
+    short = Rule(ip_key("t", "10.0.0.1"), Rate(1, 5), LimitRule.LOGIN_IP)
+    long = Rule(ip_key("u", "10.0.0.1"), Rate(1, 50), LimitRule.LOGIN_EMAIL)
     await limiter.check(short, long)
+    assert told == []
 
     with pytest.raises(RateLimited) as refused:
         await limiter.check(short, long)
 
     assert refused.value.retry_after == 50
+    assert told == [LimitRule.LOGIN_EMAIL], "the refusal is told by the rule that set the wait"
     assert await redis.get(short.key) == b"2"
     assert await redis.get(long.key) == b"2"
 
@@ -296,6 +311,46 @@ async def test_one_websocket_too_many_per_ip_is_429_before_the_upgrade(
     assert (await second.receive_json(timeout=5))["type"] == "snapshot"
     await first.close()
     await second.close()
+
+
+async def test_seat_maps_are_limited_per_ip_before_the_upgrade(
+    limited: Callable[..., Awaitable[Client]], make_event: MakeEvent, redis: Redis
+) -> None:
+    """Every request to the route counts, whatever the event and however it ends: the limit is
+    what bounds the work one client can ask of the gateway, Redis and MariaDB."""
+    client = await limited(RATE_LIMIT_SEAT_MAP_PER_IP="3/60")
+    event = await make_event(seats=2)
+    url = f"/api/v1/events/{event.event_id}/seats/ws"
+
+    async with client.ws_connect(url) as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+    made_up = await client.get(f"/api/v1/events/{event.event_id + 1}/seats/ws", headers=UPGRADE)
+    plain = await client.get(url)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect(url)
+    refused_plain = await client.get(url, headers=UPGRADE)
+
+    assert (made_up.status, plain.status) == (404, 400)
+    assert refused.value.status == 429
+    assert refused.value.headers is not None
+    assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
+    await assert_rate_limited(refused_plain, within=60)
+    window = await redis.pttl(ip_key("seat_map", "127.0.0.1"))
+    assert 0 < window <= 60_000
+
+
+async def test_rate_limits_off_lifts_the_seat_map_limit(
+    limited: Callable[..., Awaitable[Client]], make_event: MakeEvent, redis: Redis
+) -> None:
+    client = await limited(RATE_LIMITS="off", RATE_LIMIT_SEAT_MAP_PER_IP="1/60")
+    event = await make_event(seats=2)
+    url = f"/api/v1/events/{event.event_id}/seats/ws"
+
+    for _ in range(3):
+        async with client.ws_connect(url) as ws:
+            assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+
+    assert await redis.keys("rq:limit:*") == []
 
 
 def fail_while_holding(cap: WebsocketCap, ip: str) -> None:

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     from aiohttp import ClientResponse, web
     from aiohttp.test_utils import TestClient
+    from pytest_aiohttp import AiohttpClient
+    from redis.asyncio import Redis
 
     from config import Settings
     from tests.helpers.catalog import MakeEvent
@@ -285,6 +287,33 @@ async def test_the_seat_socket_answers_as_documented(
         "seq": 0,
         "seats": [{"seat_id": seat_id, "status": "available"} for seat_id in made.seat_ids],
     }
+
+
+async def test_the_seat_sockets_refusals_are_documented(
+    aiohttp_client: AiohttpClient,
+    make_settings: Callable[..., Settings],
+    redis: Redis,
+    document: dict[str, Any],
+    make_event: MakeEvent,
+) -> None:
+    """A made-up event is a 404 and one request over the per-IP limit a 429 with Retry-After,
+    both before the upgrade and both as the document says."""
+    client = await aiohttp_client(make_app(make_settings(RATE_LIMIT_SEAT_MAP_PER_IP="1/60")))
+    made = await make_event(seats=2)
+    path = "/api/v1/events/{id}/seats/ws"
+    upgrade = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    }
+
+    missing = await client.get(f"/api/v1/events/{made.event_id + 1}/seats/ws", headers=upgrade)
+    limited = await client.get(f"/api/v1/events/{made.event_id}/seats/ws", headers=upgrade)
+
+    assert (missing.status, limited.status) == (404, 429)
+    await assert_documented(document, "get", path, missing)
+    await assert_documented(document, "get", path, limited)
 
 
 async def test_admin_responses_fit_their_schemas(

@@ -11,26 +11,28 @@ import base64
 import os
 import time
 import weakref
-from collections import deque
+from collections import Counter, deque
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from devstack.servers import RedisServer
 from domain.statuses import Role
 from gateway.app import make_app
-from gateway.appkeys import TOKENS
+from gateway.appkeys import SEAT_FEED, TOKENS
 from tests.helpers.engine import RunningEngine
+from tests.helpers.seatfeed import per_event_state
 from tests.helpers.users import bearer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from aiohttp import web
     from aiohttp.test_utils import TestClient
+    from aiohttp.typedefs import Handler
     from pytest_aiohttp import AiohttpClient
     from redis.asyncio import Redis
 
@@ -367,6 +369,107 @@ async def test_no_such_event_is_a_404_before_the_upgrade(
     body = await response.json()
     assert body["error"]["status"] == 404
     assert body["error"]["code"] == "not_found"
+
+
+# -- what a seat map leaves behind ----------------------------------------------------------
+
+
+async def redis_calls(redis: Redis) -> dict[str, int]:
+    """Calls per command since the last `CONFIG RESETSTAT`."""
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): fields["calls"] for name, fields in stats.items()}
+
+
+def handlers_done(app: web.Application) -> asyncio.Queue[str]:
+    """A queue that gets each request's path once its handler has returned: a seat map's
+    handler returns after it has left the feed, so this is the moment to look at the feed."""
+    done: asyncio.Queue[str] = asyncio.Queue()
+
+    @web.middleware
+    async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        finally:
+            done.put_nowait(request.path)
+
+    app.middlewares.append(record)
+    return done
+
+
+async def test_made_up_events_are_404s_that_leave_nothing_behind(
+    aiohttp_client: AiohttpClient,
+    make_settings: Callable[..., Settings],
+    db: Database,
+    redis: Redis,
+    make_event: MakeEvent,
+) -> None:
+    """A crowd of made-up ids once left a lock each in the feed, and each cost a subscription,
+    a snapshot read and a MariaDB query. Now each is a lookup and a 404, and nothing stays."""
+    # Limits off: this is about what each request leaves, not how many one client may send.
+    client = await aiohttp_client(make_app(make_settings(RATE_LIMITS="off")))
+    event = await make_event(seats=2)
+    await redis.config_resetstat()
+
+    answers: Counter[tuple[int, str]] = Counter()
+    for event_id in range(event.event_id + 1, event.event_id + 301):
+        response = await client.get(ws_url(event_id), headers=UPGRADE_HEADERS)
+        error = (await response.json())["error"]
+        answers[(response.status, error["code"])] += 1
+
+    assert answers == {(404, "not_found"): 300}
+    state = per_event_state(client.app[SEAT_FEED])
+    assert not any(state.values()), state
+    # No snapshot was read (MULTI, HGETALL, GET of seq) and nothing was subscribed, so nothing
+    # was unsubscribed (the gateway's revocation listener keeps its own subscription for good).
+    calls = await redis_calls(redis)
+    assert not {"multi", "hgetall", "get", "unsubscribe"} & set(calls), calls
+
+
+async def test_a_plain_get_is_a_400_that_leaves_nothing_behind(
+    client: Client, redis: Redis, make_event: MakeEvent
+) -> None:
+    event = await make_event(seats=2)
+    await redis.config_resetstat()
+
+    response = await client.get(ws_url(event.event_id))
+
+    error = (await response.json())["error"]
+    assert (response.status, error["status"], error["code"]) == (400, 400, "bad_request")
+    state = per_event_state(client.app[SEAT_FEED])
+    assert not any(state.values()), state
+    calls = await redis_calls(redis)
+    assert not {"multi", "hgetall", "get", "unsubscribe"} & set(calls), calls
+
+
+async def test_an_events_state_goes_with_its_last_watcher(
+    aiohttp_client: AiohttpClient, settings: Settings, db: Database, make_event: MakeEvent
+) -> None:
+    app = make_app(settings)
+    done = handlers_done(app)
+    client = await aiohttp_client(app)
+    feed = app[SEAT_FEED]
+    event = await make_event(seats=3)
+    url = ws_url(event.event_id)
+
+    first = await client.ws_connect(url)
+    second = await client.ws_connect(url)
+    await snapshot_of(first, event.event_id)
+    await snapshot_of(second, event.event_id)
+    await first.close()
+    assert await asyncio.wait_for(done.get(), RECEIVE_SECONDS) == url
+
+    # One watcher left: the event is still watched, and its socket still served.
+    assert any(per_event_state(feed).values())
+    assert not second.closed
+
+    await second.close()
+    assert await asyncio.wait_for(done.get(), RECEIVE_SECONDS) == url
+    state = per_event_state(feed)
+    assert not any(state.values()), state
+
+    # Nothing left over that a new watcher depends on either: it starts from scratch.
+    async with client.ws_connect(url) as again:
+        assert (await snapshot_of(again, event.event_id))[0] == 0
 
 
 # -- expiry --------------------------------------------------------------------------------

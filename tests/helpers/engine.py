@@ -26,6 +26,7 @@ from config import Settings
 from engine.client import EngineClient
 from engine.clock import Clock, SystemClock
 from engine.keys import ShardKeys, shard_of
+from engine.metrics import EngineMetrics
 from engine.protocol import HoldRequest, Reply, new_command_id
 from engine.redis_client import connect_redis
 from engine.state import ShardState
@@ -43,6 +44,7 @@ class RunningEngine:
     settings: Settings
     db: Database
     clock: Clock = field(default_factory=SystemClock)
+    metrics: EngineMetrics | None = None
     redis: Redis | None = None
     engine: Engine | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -53,7 +55,11 @@ class RunningEngine:
             self.settings.redis, extra_connections=self.settings.engine.shards
         )
         self.engine = Engine(
-            redis=self.redis, db=self.db, settings=self.settings.engine, clock=self.clock
+            redis=self.redis,
+            db=self.db,
+            settings=self.settings.engine,
+            clock=self.clock,
+            metrics=self.metrics,
         )
         self.stopping = asyncio.Event()
         self.task = asyncio.create_task(self.engine.run(self.stopping))

@@ -263,3 +263,21 @@ async def test_pruning_removes_only_jobs_and_events_past_their_keeping_time(db: 
         kept_events = await conn.fetch_all("SELECT id FROM payment_events")
     assert [row["dedupe_key"] for row in kept_jobs] == ["done-recently", "never-done"]
     assert [row["id"] for row in kept_events] == ["evt_recent"]
+
+
+async def test_each_pass_reports_the_jobs_not_done_yet(
+    db: Database, make_event: MakeEvent, buyers: Buyers
+) -> None:
+    """The backlog the gateway's `rushqueue_outbox_backlog` gauge shows: due, claimed and
+    backing-off jobs count; done ones do not."""
+    made, other = await make_event(seats=1), await make_event(seats=1)
+    [user_id] = await buyers(1)
+    await open_payments(db, made.event_id, user_id, 2)  # two sessions to expire: doable
+    await open_payments(db, other.event_id, user_id, 1, status="creating")  # not ready yet
+    counted: list[int] = []
+    worker = OutboxWorker(db=db, provider=RecordingProvider(), on_backlog=counted.append)
+
+    assert await worker.run_once() == 3  # claimed all three: two done, one backing off
+    assert await worker.run_once() == 0
+
+    assert counted == [3, 1]

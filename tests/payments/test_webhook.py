@@ -320,3 +320,60 @@ async def test_a_failed_delayed_payment_releases_the_seats(
     assert set((await stack.seat_statuses(made.event_id)).values()) == {"available"}
     assert (await stack.payment(hold_id))["status"] == "failed"
     assert await stack.count("SELECT COUNT(*) FROM bookings") == 0
+
+
+async def test_a_seat_another_shard_already_sold_is_refunded_not_a_500(
+    open_stack: OpenStack, make_event: MakeEvent, fake_stripe: FakeStripe
+) -> None:
+    # Processes that disagreed on ENGINE_SHARDS once ran two actors for one event: each sold the
+    # same seat. The first buyer's booking is in MariaDB when the second buyer's payment lands.
+    stack = await open_stack()
+    made = await make_event(seats=2)
+    buyer, hold_id, session_id = await checked_out(stack, made)
+    first = await stack.buyer()
+    first_booking = await _book_elsewhere(stack, first, made, made.seat_ids[0])
+    paid = await fake_stripe.complete(session_id)
+
+    status, body = await stack.deliver(paid)
+    again = await stack.deliver(paid)
+
+    assert status == 200, body
+    assert outcome(body) == "refunding"
+    assert (again[0], outcome(again[1])) == (200, "duplicate")
+    # The second buyer's booking rolled back whole; the first buyer's is untouched.
+    assert await stack.count("SELECT COUNT(*) FROM bookings") == 1
+    async with stack.db.transaction() as conn:
+        seats = await conn.fetch_all("SELECT booking_id, event_seat_id FROM booking_seats")
+    assert seats == [{"booking_id": first_booking, "event_seat_id": made.seat_ids[0]}]
+    assert (await stack.payment(hold_id))["status"] == "refund_pending"
+    await eventually(lambda: stack.outbox_done("refund"), what="the refund")
+    [refund] = fake_stripe.refunds
+    assert refund["payment_intent"] == fake_stripe.session(session_id)["payment_intent"]
+    assert (await stack.payment(hold_id))["status"] == "refunded"
+    listed = await stack.client.get("/api/v1/bookings", headers=first.headers)
+    assert [b["id"] for b in (await listed.json())["bookings"]] == [first_booking]
+    assert (await (await stack.client.get("/api/v1/bookings", headers=buyer.headers)).json())[
+        "bookings"
+    ] == []
+
+
+async def _book_elsewhere(stack: Stack, buyer: Buyer, made: MadeEvent, seat_id: int) -> int:
+    """A paid booking of `seat_id` written as the other shard's webhook wrote it."""
+    async with stack.db.transaction() as conn:
+        payment_id = await conn.insert(
+            "INSERT INTO payments (hold_id, user_id, event_id, provider, session_id,"
+            " amount_minor, currency, status, expires_at)"
+            " VALUES (%s, %s, %s, 'stripe', 'cs_other_shard', 5000, 'EUR', 'paid', NOW())",
+            (f"h{made.event_id}_othershard", buyer.user_id, made.event_id),
+        )
+        booking_id = await conn.insert(
+            "INSERT INTO bookings (event_id, user_id, hold_id, payment_id, amount_minor, currency)"
+            " VALUES (%s, %s, %s, %s, 5000, 'EUR')",
+            (made.event_id, buyer.user_id, f"h{made.event_id}_othershard", payment_id),
+        )
+        await conn.execute(
+            "INSERT INTO booking_seats (booking_id, event_seat_id, amount_minor)"
+            " VALUES (%s, %s, 5000)",
+            (booking_id, seat_id),
+        )
+    return booking_id

@@ -1,17 +1,21 @@
 """Transactions InnoDB rolls back to let another through are run again, not reported as an
-outage; other failures are not retried."""
+outage; other failures are not retried; a server that hangs is an outage, found out in bounded
+time."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 
-from persistence import TransactionConflict
+from config import Settings
+from devstack.servers import MariaDBServer
+from persistence import Database, DatabaseUnavailable, TransactionConflict
 
 if TYPE_CHECKING:
-    from persistence import Database
     from persistence.database import Connection
 
 
@@ -84,3 +88,30 @@ async def test_other_errors_are_not_run_again(db: Database) -> None:
     with pytest.raises(ValueError, match="a bug"):
         await db.run_transaction(broken)
     assert attempts == 1
+
+
+async def test_a_hung_server_is_reported_unavailable_within_the_read_timeout(
+    make_settings: Callable[..., Settings], db: Database, mariadb_server: MariaDBServer
+) -> None:
+    # Frozen, not stopped: the kernel still accepts connections, and nothing ever answers.
+    settings = make_settings(DATABASE_READ_TIMEOUT_SECONDS="3").database
+    database = await Database.connect(settings)
+    try:
+        async with database.transaction() as conn:
+            await conn.fetch_value("SELECT 1")  # a pooled connection, open before the freeze
+        mariadb_server.pause()
+        try:
+            for what in ("a pooled connection", "a new connection"):
+                started = time.monotonic()
+                with pytest.raises(DatabaseUnavailable):
+                    async with database.transaction() as conn:
+                        await conn.fetch_value("SELECT 1")
+                took = time.monotonic() - started
+                assert took < settings.read_timeout_seconds + 1, f"{what}: {took:.1f} s"
+        finally:
+            mariadb_server.resume()
+        async with database.transaction() as conn:
+            assert await conn.fetch_value("SELECT 1") == 1, "usable again once it answers"
+    finally:
+        mariadb_server.resume()
+        await database.close()

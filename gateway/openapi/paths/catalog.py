@@ -65,11 +65,20 @@ def catalog_paths() -> dict[str, Any]:
                             "above."
                         )
                     },
-                    "400": error("`bad_request`: the request is not a websocket upgrade."),
-                    "404": error("`not_found`: no such event."),
+                    "400": error(
+                        "`bad_request`: the request is not a websocket upgrade (nothing is "
+                        "subscribed or kept for the event)."
+                    ),
+                    "404": error(
+                        "`not_found`: no such event; answered before the upgrade, and nothing "
+                        "is subscribed or kept for it."
+                    ),
                     "429": error(
-                        "`rate_limited`: this client IP already has as many seat maps open on "
-                        "this server as it may (WS_MAX_PER_IP); answered before the upgrade.",
+                        "`rate_limited`: this client IP has opened as many seat maps as it may "
+                        "this window (RATE_LIMIT_SEAT_MAP_PER_IP, every request counted, shared "
+                        "by all gateways), or already has as many open on this server as it may "
+                        "(WS_MAX_PER_IP); answered before the upgrade. Retry after "
+                        "`Retry-After` seconds.",
                         retry_after=True,
                     ),
                     "503": error(

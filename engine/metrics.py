@@ -1,0 +1,332 @@
+"""The engine's and the sweeper's metrics, made once per process in the process's own registry.
+
+Every engine series carries `shard` (0..S-1); nothing carries an id. A shard's label children
+are looked up once, when its `ShardMetrics` is made, because a turn decides hundreds of commands
+and `.labels()` costs a lock and a tuple build each call. The gauges that need a Redis read
+(queue depth, in-flight, journal length and the age of its oldest entry) are not touched by the
+turn at all: `keep_refreshed` reads them in one pipelined round trip a second while the shard is
+owned. A process started with METRICS_PORT=0 builds none of this and passes None instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from engine.keys import ShardKeys
+from engine.protocol import CommandType, RejectCode
+
+log = logging.getLogger(__name__)
+
+OK: Final = "ok"
+GAUGE_REFRESH_SECONDS: Final = 1.0
+# Seconds from enqueue to decision: milliseconds when keeping up, up to the gateway's 5 s
+# decision timeout when not.
+_DECISION_BUCKETS: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+# Commands per turn, up to ENGINE_BATCH_SIZE (256 by default) and a bit beyond.
+_BATCH_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_FLUSH_BUCKETS: Final = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+_RECOVERY_BUCKETS: Final = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineMetrics:
+    """The engine process's metric families; `shard(n)` gives one shard's series."""
+
+    commands: Counter
+    decision_seconds: Histogram
+    batch_size: Histogram
+    queue_depth: Gauge
+    inflight: Gauge
+    journal_length: Gauge
+    journal_oldest_age: Gauge
+    flush_seconds: Histogram
+    shards: Gauge
+    shard_owned: Gauge
+    lease_token: Gauge
+    info: Gauge
+    lease_acquisitions: Counter
+    lease_losses: Counter
+    recoveries: Counter
+    recovery_seconds: Histogram
+    fenced_turns: Counter
+    diverged_turns: Counter
+    _by_shard: dict[int, ShardMetrics] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> EngineMetrics:
+        def counter(name: str, doc: str) -> Counter:
+            return Counter(name, doc, ["shard"], registry=registry)
+
+        def gauge(name: str, doc: str) -> Gauge:
+            return Gauge(name, doc, ["shard"], registry=registry)
+
+        return cls(
+            commands=Counter(
+                "rushqueue_engine_commands",
+                "Commands decided, by command and outcome (ok or the rejection code).",
+                ["shard", "command", "outcome"],
+                registry=registry,
+            ),
+            decision_seconds=Histogram(
+                "rushqueue_engine_decision_seconds",
+                "Time from a command's enqueue (its queued_at_ms) to its applied decision.",
+                ["shard", "command"],
+                buckets=_DECISION_BUCKETS,
+                registry=registry,
+            ),
+            batch_size=Histogram(
+                "rushqueue_engine_batch_size",
+                "Commands taken per turn.",
+                ["shard"],
+                buckets=_BATCH_BUCKETS,
+                registry=registry,
+            ),
+            queue_depth=gauge("rushqueue_engine_queue_depth", "Commands waiting in the queue."),
+            inflight=gauge("rushqueue_engine_inflight", "Commands taken but not yet applied."),
+            journal_length=gauge(
+                "rushqueue_engine_journal_length", "Write-behind entries not yet in MariaDB."
+            ),
+            journal_oldest_age=gauge(
+                "rushqueue_engine_journal_oldest_age_seconds",
+                "Age of the oldest write-behind entry not yet in MariaDB (0 when none).",
+            ),
+            flush_seconds=Histogram(
+                "rushqueue_engine_flush_seconds",
+                "Time of one write-behind flush (read, MariaDB transaction, delete).",
+                ["shard"],
+                buckets=_FLUSH_BUCKETS,
+                registry=registry,
+            ),
+            shards=Gauge(
+                "rushqueue_engine_shards", "The configured shard count.", registry=registry
+            ),
+            shard_owned=gauge(
+                "rushqueue_engine_shard_owned",
+                "1 while this process owns the shard and its actor has recovered, else 0.",
+            ),
+            lease_token=gauge(
+                "rushqueue_engine_lease_token",
+                "The fencing token this process holds for the shard (0 if none).",
+            ),
+            info=Gauge(
+                "rushqueue_engine_info",
+                "Always 1; `owner` is this process's lease owner id.",
+                ["owner"],
+                registry=registry,
+            ),
+            lease_acquisitions=counter(
+                "rushqueue_engine_lease_acquisitions", "Times this process took the lease."
+            ),
+            lease_losses=counter(
+                "rushqueue_engine_lease_losses",
+                "Times this process lost the lease while owning the shard.",
+            ),
+            recoveries=counter(
+                "rushqueue_engine_recoveries", "Recoveries (takeovers) this process finished."
+            ),
+            recovery_seconds=Histogram(
+                "rushqueue_engine_recovery_seconds",
+                "Time of one recovery, from the fence claim to the first turn.",
+                ["shard"],
+                buckets=_RECOVERY_BUCKETS,
+                registry=registry,
+            ),
+            fenced_turns=counter(
+                "rushqueue_engine_fenced_turns", "Turns refused by the fence (a newer owner)."
+            ),
+            diverged_turns=counter(
+                "rushqueue_engine_diverged_turns",
+                "Turns refused because Redis seat locks disagreed with the actor's memory.",
+            ),
+        )
+
+    def started(self, *, owner: str, shard_count: int) -> None:
+        """Describe this process; every shard's series exist from here on, at 0."""
+        self.info.labels(owner=owner).set(1)
+        self.shards.set(shard_count)
+        for shard in range(shard_count):
+            self.shard(shard)
+
+    def shard(self, shard: int) -> ShardMetrics:
+        metrics = self._by_shard.get(shard)
+        if metrics is None:
+            metrics = self._by_shard[shard] = ShardMetrics(self, shard)
+        return metrics
+
+
+class ShardMetrics:
+    """One shard's series, resolved once."""
+
+    __slots__ = (
+        "_acquisitions",
+        "_batch_size",
+        "_commands",
+        "_decided",
+        "_diverged",
+        "_fenced",
+        "_flush_seconds",
+        "_inflight",
+        "_journal_length",
+        "_journal_oldest_age",
+        "_label",
+        "_latency",
+        "_losses",
+        "_owned",
+        "_queue_depth",
+        "_recoveries",
+        "_recovery_seconds",
+        "_token",
+    )
+
+    def __init__(self, metrics: EngineMetrics, shard: int) -> None:
+        label = self._label = str(shard)
+        self._commands = metrics.commands
+        # `ok` exists from the start so a rate sees the first decision; a rejection's series
+        # appears with its first use (60 series per shard would mostly stay at 0).
+        self._decided: dict[tuple[CommandType, RejectCode | None], Counter] = {
+            (command, None): metrics.commands.labels(label, command.value, OK)
+            for command in CommandType
+        }
+        self._latency = {
+            command: metrics.decision_seconds.labels(label, command.value)
+            for command in CommandType
+        }
+        self._batch_size = metrics.batch_size.labels(label)
+        self._queue_depth = metrics.queue_depth.labels(label)
+        self._inflight = metrics.inflight.labels(label)
+        self._journal_length = metrics.journal_length.labels(label)
+        self._journal_oldest_age = metrics.journal_oldest_age.labels(label)
+        self._flush_seconds = metrics.flush_seconds.labels(label)
+        self._owned = metrics.shard_owned.labels(label)
+        self._token = metrics.lease_token.labels(label)
+        self._acquisitions = metrics.lease_acquisitions.labels(label)
+        self._losses = metrics.lease_losses.labels(label)
+        self._recoveries = metrics.recoveries.labels(label)
+        self._recovery_seconds = metrics.recovery_seconds.labels(label)
+        self._fenced = metrics.fenced_turns.labels(label)
+        self._diverged = metrics.diverged_turns.labels(label)
+
+    # -- the turn ---------------------------------------------------------------------------
+
+    def decided(
+        self, command: CommandType, rejected: RejectCode | None, seconds: float | None
+    ) -> None:
+        """One applied decision; `seconds` since its enqueue, if the sender stamped it."""
+        counter = self._decided.get((command, rejected))
+        if counter is None:
+            assert rejected is not None
+            counter = self._decided[command, rejected] = self._commands.labels(
+                self._label, command.value, rejected.value
+            )
+        counter.inc()
+        if seconds is not None:
+            self._latency[command].observe(seconds)
+
+    def turn_taken(self, commands: int) -> None:
+        self._batch_size.observe(commands)
+
+    def fenced(self) -> None:
+        self._fenced.inc()
+
+    def diverged(self) -> None:
+        self._diverged.inc()
+
+    def flushed(self, seconds: float) -> None:
+        self._flush_seconds.observe(seconds)
+
+    # -- ownership --------------------------------------------------------------------------
+
+    def lease_taken(self, token: int) -> None:
+        self._acquisitions.inc()
+        self._token.set(token)
+
+    def recovered(self, seconds: float) -> None:
+        self._recoveries.inc()
+        self._recovery_seconds.observe(seconds)
+        self._owned.set(1)
+
+    def lease_lost(self) -> None:
+        self._losses.inc()
+
+    def stood_down(self) -> None:
+        """Not the owner any more: what this process says about the shard goes to 0."""
+        self._owned.set(0)
+        self._token.set(0)
+        for gauge in (
+            self._queue_depth,
+            self._inflight,
+            self._journal_length,
+            self._journal_oldest_age,
+        ):
+            gauge.set(0)
+
+    # -- the Redis-side gauges --------------------------------------------------------------
+
+    async def refresh(self, redis: Redis, keys: ShardKeys) -> None:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.llen(keys.commands)
+            pipe.llen(keys.inflight)
+            pipe.xlen(keys.journal)
+            pipe.xrange(keys.journal, "-", "+", count=1)
+            depth, inflight, length, oldest = await pipe.execute()
+        self._queue_depth.set(depth)
+        self._inflight.set(inflight)
+        self._journal_length.set(length)
+        age = 0.0
+        if oldest:
+            # A stream id starts with the Redis server's milliseconds when it was added.
+            added_ms = int(oldest[0][0].split(b"-", 1)[0])
+            age = max(time.time() - added_ms / 1000, 0.0)
+        self._journal_oldest_age.set(age)
+
+    async def keep_refreshed(self, redis: Redis, keys: ShardKeys) -> None:
+        """Refresh the Redis-side gauges every GAUGE_REFRESH_SECONDS until cancelled (the shard's
+        owner runs this beside its actor and cancels it with the actor)."""
+        while True:
+            try:
+                await self.refresh(redis, keys)
+            except RedisError as exc:
+                # Never the actor's problem: the gauges keep their last values, and the actor
+                # notices a Redis outage itself.
+                log.debug("shard %s: metrics not refreshed: %s", self._label, exc)
+            await asyncio.sleep(GAUGE_REFRESH_SECONDS)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweeperMetrics:
+    runs: Counter
+    overdue_holds: Counter
+    expire_commands: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> SweeperMetrics:
+        return cls(
+            runs=Counter("rushqueue_sweeper_runs", "Sweeps finished.", registry=registry),
+            overdue_holds=Counter(
+                "rushqueue_sweeper_overdue_holds",
+                "Overdue holds found (Redis reminders and MariaDB together, once per sweep).",
+                registry=registry,
+            ),
+            expire_commands=Counter(
+                "rushqueue_sweeper_expire_commands",
+                "Expire commands queued for the owning shards.",
+                registry=registry,
+            ),
+        )
+
+    def swept(self, overdue: int, asked: int) -> None:
+        self.runs.inc()
+        self.overdue_holds.inc(overdue)
+        self.expire_commands.inc(asked)

@@ -1,0 +1,1 @@
+"""What every process shares for being watched: its /metrics server and its log set-up."""
