@@ -8,6 +8,7 @@ DATETIME columns store them.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from domain.errors import InvalidInput
+from domain.geometry import SectionGeometry, Stage
 from domain.text import is_blank
 
 if TYPE_CHECKING:
@@ -26,6 +28,10 @@ MAX_SEATS: Final = 100_000
 MAX_SEAT_NUMBER: Final = 100_000
 MAX_PRICE_MINOR: Final = 10**9
 MAX_SEATS_PER_BUYER: Final = 50
+# Plans are in metres: a stadium fits well inside; the bounds keep drawing and distances sane.
+MAX_COORDINATE: Final = 10_000.0
+MIN_SPACING: Final = 0.1
+MAX_SPACING: Final = 10.0
 DEFAULT_MAX_SEATS_PER_BUYER: Final = 6
 
 # Column widths in 0001_initial.sql; checking them here gives a clear 422 instead of a
@@ -69,6 +75,7 @@ class RowSpec:
 class SectionSpec:
     name: str
     rows: tuple[RowSpec, ...]
+    geometry: SectionGeometry | None = None  # None: placed by the default arrangement
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,7 @@ class VenueLayout:
     name: str
     categories: tuple[CategorySpec, ...]
     sections: tuple[SectionSpec, ...]
+    stage: Stage | None = None
 
     @property
     def seat_count(self) -> int:
@@ -116,9 +124,14 @@ def parse_venue_layout(obj: Any) -> VenueLayout:
     `seats` is a count (numbered 1..n) or a list of seat numbers for rows with gaps; or it uses
     the compact form `{"name", "rows": 10, "seats": 20, "category": "A"}`: rows labelled 1..10,
     each with seats 1..20, all in one category.
+
+    Geometry (see domain/geometry.py) is optional: `"stage": {"x", "y", "width", "depth"}` and,
+    per section, `"geometry": {"x", "y", "rotation"?, "row_spacing"?, "seat_spacing"?,
+    "curve"?}`, in metres. Either every section has geometry, and then the stage is required,
+    or none has and the sections are arranged side by side facing the stage.
     """
     body = _object(obj, "venue")
-    _only(body, "", {"name", "categories", "sections"})
+    _only(body, "", {"name", "categories", "sections", "stage"})
     name = _text(body, "name", "name", _VENUE_NAME_MAX)
     categories = tuple(
         _category(item, f"categories[{index}]")
@@ -132,7 +145,57 @@ def parse_venue_layout(obj: Any) -> VenueLayout:
         for index, item in enumerate(_items(body, "sections", "sections"))
     )
     _unique([section.name for section in sections], "sections", "name")
-    return VenueLayout(name, categories, sections)
+    stage = _stage(body["stage"]) if body.get("stage") is not None else None
+    placed = [section.geometry is not None for section in sections]
+    if any(placed) and not all(placed):
+        missing = placed.index(False)
+        raise InvalidInput(
+            f"'sections[{missing}].geometry' is required: give every section geometry or none",
+            field=f"sections[{missing}].geometry",
+        )
+    if all(placed) and stage is None:
+        raise InvalidInput("'stage' is required when the sections have geometry", field="stage")
+    return VenueLayout(name, categories, sections, stage)
+
+
+def parse_geometry(obj: Any) -> tuple[Stage | None, dict[str, SectionGeometry]]:
+    """Geometry as `geometry_document` stores it: the stage and each section's, by name."""
+    body = _object(obj, "geometry")
+    stage = _stage(body["stage"]) if body.get("stage") is not None else None
+    sections = _object(body.get("sections", {}), "geometry.sections")
+    return stage, {
+        str(name): _section_geometry(item, f"sections.{name}.geometry")
+        for name, item in sections.items()
+    }
+
+
+def geometry_document(layout: VenueLayout) -> dict[str, Any] | None:
+    """What a venue stores of its geometry (None for none), in the input's own field names so
+    `parse_geometry` reads it back with the same checks."""
+    if layout.stage is None and all(section.geometry is None for section in layout.sections):
+        return None
+    stage = layout.stage
+    return {
+        "stage": None
+        if stage is None
+        else {"x": stage.x, "y": stage.y, "width": stage.width, "depth": stage.depth},
+        "sections": {
+            section.name: {
+                key: value
+                for key, value in (
+                    ("x", section.geometry.x),
+                    ("y", section.geometry.y),
+                    ("rotation", section.geometry.rotation),
+                    ("row_spacing", section.geometry.row_spacing),
+                    ("seat_spacing", section.geometry.seat_spacing),
+                    ("curve", section.geometry.curve),
+                )
+                if value is not None
+            }
+            for section in layout.sections
+            if section.geometry is not None
+        },
+    }
 
 
 def parse_event_spec(obj: Any) -> EventSpec:
@@ -226,18 +289,55 @@ def _category(obj: Any, path: str) -> CategorySpec:
     )
 
 
+def _stage(obj: Any) -> Stage:
+    body = _object(obj, "stage")
+    _only(body, "stage", {"x", "y", "width", "depth"})
+    return Stage(
+        x=_coordinate(body, "x", "stage.x"),
+        y=_coordinate(body, "y", "stage.y"),
+        width=_number(body.get("width"), "stage.width", MIN_SPACING, MAX_COORDINATE),
+        depth=_number(body.get("depth"), "stage.depth", MIN_SPACING, MAX_COORDINATE),
+    )
+
+
+def _section_geometry(obj: Any, path: str) -> SectionGeometry:
+    body = _object(obj, path)
+    _only(body, path, {"x", "y", "rotation", "row_spacing", "seat_spacing", "curve"})
+    spacing = {
+        key: _number(body[key], f"{path}.{key}", MIN_SPACING, MAX_SPACING)
+        for key in ("row_spacing", "seat_spacing")
+        if body.get(key) is not None
+    }
+    return SectionGeometry(
+        x=_coordinate(body, "x", f"{path}.x"),
+        y=_coordinate(body, "y", f"{path}.y"),
+        rotation=None
+        if body.get("rotation") is None
+        else _number(body["rotation"], f"{path}.rotation", -360.0, 360.0),
+        curve=None
+        if body.get("curve") is None
+        else _number(body["curve"], f"{path}.curve", 1.0, MAX_COORDINATE),
+        **spacing,
+    )
+
+
 def _section(obj: Any, path: str, codes: set[str], budget: _SeatBudget) -> SectionSpec:
     body = _object(obj, path)
     name = _text(body, "name", f"{path}.name", _SECTION_NAME_MAX)
+    geometry = (
+        _section_geometry(body["geometry"], f"{path}.geometry")
+        if body.get("geometry") is not None
+        else None
+    )
     if isinstance(body.get("rows"), list):
-        _only(body, path, {"name", "rows"})
+        _only(body, path, {"name", "rows", "geometry"})
         rows = tuple(
             _row(item, f"{path}.rows[{index}]", codes, budget)
             for index, item in enumerate(_items(body, "rows", f"{path}.rows"))
         )
         _unique([row.label for row in rows], f"{path}.rows", "label")
-        return SectionSpec(name, rows)
-    _only(body, path, {"name", "rows", "seats", "category"})
+        return SectionSpec(name, rows, geometry)
+    _only(body, path, {"name", "rows", "seats", "category", "geometry"})
     if not isinstance(body.get("rows"), int) or isinstance(body["rows"], bool):
         raise InvalidInput(
             f"'{path}.rows' must be an array of rows or, in the compact form, a row count",
@@ -248,7 +348,7 @@ def _section(obj: Any, path: str, codes: set[str], budget: _SeatBudget) -> Secti
     budget.take(row_count * len(numbers), path)
     category = _category_code(body.get("category"), f"{path}.category", codes)
     rows = tuple(RowSpec(str(label), numbers, category) for label in range(1, row_count + 1))
-    return SectionSpec(name, rows)
+    return SectionSpec(name, rows, geometry)
 
 
 def _row(obj: Any, path: str, codes: set[str], budget: _SeatBudget) -> RowSpec:
@@ -330,6 +430,21 @@ def _integer(value: Any, path: str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise InvalidInput(f"'{path}' must be between {low} and {high}", field=path)
     return number
+
+
+def _number(value: Any, path: str, low: float, high: float) -> float:
+    """A JSON number (integer or not) within [low, high], as a float."""
+    if value is None:
+        raise InvalidInput(f"'{path}' is required", field=path)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidInput(f"'{path}' must be a number", field=path)
+    if not low <= value <= high:
+        raise InvalidInput(f"'{path}' must be between {low:g} and {high:g}", field=path)
+    return float(value)
+
+
+def _coordinate(body: dict[str, Any], key: str, path: str) -> float:
+    return _number(body.get(key), path, -MAX_COORDINATE, MAX_COORDINATE)
 
 
 def _datetime(body: dict[str, Any], key: str) -> datetime:

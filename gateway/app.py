@@ -18,7 +18,9 @@ from engine.redis_client import connect_redis
 from gateway.appkeys import (
     DATABASE,
     ENGINE,
+    LAYOUTS,
     LIMITER,
+    LIVE_STATES,
     METRICS,
     PASSWORDS,
     PAYMENTS,
@@ -35,7 +37,9 @@ from gateway.auth.passwords import PasswordHasher
 from gateway.auth.revocation import Revocations
 from gateway.auth.tokens import TokenCodec
 from gateway.instrumentation import add_request_id, instrumentation_middleware
+from gateway.layouts import LayoutCache
 from gateway.limits import RateLimiter, WebsocketCap
+from gateway.livestate import LiveStates
 from gateway.metrics import GatewayMetrics
 from gateway.middlewares import error_middleware
 from gateway.payments import open_payments
@@ -122,6 +126,8 @@ def make_app(settings: Settings) -> web.Application:
     app[METRICS] = GatewayMetrics.create(new_registry())
     app[TOKENS] = TokenCodec(settings.jwt_secret, ttl_seconds=settings.jwt_ttl_seconds)
     app[WEBSOCKET_CAP] = WebsocketCap(settings.limits, on_refused=app[METRICS].refused)
+    app[LAYOUTS] = LayoutCache()
+    app[LIVE_STATES] = LiveStates()
     app.on_response_prepare.append(add_request_id)
     app.on_shutdown.append(_close_seat_maps)
     app.cleanup_ctx.extend(

@@ -12,7 +12,9 @@ from gateway.auth.passwords import PasswordHasher
 from gateway.auth.principal import Principal
 from gateway.auth.revocation import Revocations
 from gateway.auth.tokens import TokenCodec
+from gateway.layouts import LayoutCache
 from gateway.limits import RateLimiter, WebsocketCap
+from gateway.livestate import LiveStates
 from gateway.metrics import GatewayMetrics
 from gateway.payments.provider import PaymentProvider
 from gateway.seatfeed import SeatFeed
@@ -31,5 +33,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 REVOCATIONS = web.AppKey("revocations", Revocations)
 WEBSOCKET_CAP = web.AppKey("websocket_cap", WebsocketCap)
 METRICS = web.AppKey("metrics", GatewayMetrics)
+LAYOUTS = web.AppKey("layouts", LayoutCache)
+LIVE_STATES = web.AppKey("live_states", LiveStates)
 
 PRINCIPAL = web.RequestKey("principal", Principal)

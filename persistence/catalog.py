@@ -6,6 +6,7 @@ Catalog rows are written once by an organizer and then only read; seat statuses 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -13,14 +14,22 @@ from typing import TYPE_CHECKING, Final
 from asyncmy.constants.ER import DUP_ENTRY
 from asyncmy.errors import IntegrityError
 
-from domain.catalog import check_prices
+from domain.catalog import (
+    CategorySpec,
+    RowSpec,
+    SectionSpec,
+    VenueLayout,
+    check_prices,
+    geometry_document,
+    parse_geometry,
+)
 from domain.errors import InvalidInput, NotFound
 from domain.statuses import SeatStatus
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from domain.catalog import EventSpec, VenueLayout
+    from domain.catalog import EventSpec
     from persistence.database import Connection, Row
 
 
@@ -79,6 +88,26 @@ class SeatRow:
     status: SeatStatus
 
 
+@dataclass(frozen=True, slots=True)
+class PricedCategory:
+    code: str
+    name: str
+    price: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventLayout:
+    """What an event's map is drawn from and never changes: its venue's layout and geometry,
+    the event's prices, and the event seat id of every seat, both in layout order."""
+
+    event_id: int
+    venue: str
+    currency: str
+    categories: tuple[PricedCategory, ...]
+    layout: VenueLayout
+    seat_ids: tuple[int, ...]
+
+
 _VENUES: Final = """
     SELECT v.id, v.name, (SELECT COUNT(*) FROM seats s WHERE s.venue_id = v.id) AS seats
     FROM venues v
@@ -114,7 +143,11 @@ async def create_venue(conn: Connection, layout: VenueLayout) -> int:
     `InvalidInput` if two codes, or two seat positions, are one value to MariaDB's collation
     even though the layout's own checks told them apart.
     """
-    venue_id = await conn.insert("INSERT INTO venues (name) VALUES (%s)", (layout.name,))
+    geometry = geometry_document(layout)
+    venue_id = await conn.insert(
+        "INSERT INTO venues (name, geometry) VALUES (%s, %s)",
+        (layout.name, None if geometry is None else json.dumps(geometry)),
+    )
     try:
         await conn.execute_many(
             "INSERT INTO price_categories (venue_id, code, name) VALUES (%s, %s, %s)",
@@ -253,6 +286,72 @@ async def event_seat_map(conn: Connection, event_id: int) -> list[SeatRow]:
         )
         for row in rows
     ]
+
+
+async def event_layout(conn: Connection, event_id: int) -> EventLayout | None:
+    """The event's layout rebuilt from its stored seats (in layout order) and venue geometry;
+    None for no such event."""
+    event = await conn.fetch_one(
+        "SELECT v.name, v.geometry, e.currency FROM events e"
+        " JOIN venues v ON v.id = e.venue_id WHERE e.id = %s",
+        (event_id,),
+    )
+    if event is None:
+        return None
+    prices = await conn.fetch_all(
+        "SELECT pc.code, pc.name, ep.amount_minor FROM event_prices ep"
+        " JOIN price_categories pc ON pc.id = ep.category_id"
+        " WHERE ep.event_id = %s ORDER BY pc.id",
+        (event_id,),
+    )
+    seats = await conn.fetch_all(
+        "SELECT es.id, s.section, s.row_label, s.number, pc.code FROM event_seats es"
+        " JOIN seats s ON s.id = es.seat_id"
+        " JOIN price_categories pc ON pc.id = s.category_id"
+        " WHERE es.event_id = %s ORDER BY es.id",
+        (event_id,),
+    )
+    # section -> row label -> (category, numbers), all in layout order
+    sections: dict[str, dict[str, tuple[str, list[int]]]] = {}
+    for seat in seats:
+        rows = sections.setdefault(seat["section"], {})
+        rows.setdefault(seat["row_label"], (seat["code"], []))[1].append(seat["number"])
+    stage, geometry = (
+        (None, {}) if event["geometry"] is None else parse_geometry(json.loads(event["geometry"]))
+    )
+    layout = VenueLayout(
+        event["name"],
+        tuple(CategorySpec(price["code"], price["name"]) for price in prices),
+        tuple(
+            SectionSpec(
+                name,
+                tuple(
+                    RowSpec(label, tuple(numbers), code) for label, (code, numbers) in rows.items()
+                ),
+                geometry.get(name),
+            )
+            for name, rows in sections.items()
+        ),
+        stage,
+    )
+    return EventLayout(
+        event_id=event_id,
+        venue=event["name"],
+        currency=event["currency"],
+        categories=tuple(
+            PricedCategory(price["code"], price["name"], price["amount_minor"]) for price in prices
+        ),
+        layout=layout,
+        seat_ids=tuple(seat["id"] for seat in seats),
+    )
+
+
+async def event_statuses(conn: Connection, event_id: int) -> list[tuple[int, SeatStatus]]:
+    """Every event seat's id and stored status, in layout order."""
+    rows = await conn.fetch_all(
+        "SELECT id, status FROM event_seats WHERE event_id = %s ORDER BY id", (event_id,)
+    )
+    return [(row["id"], SeatStatus(row["status"])) for row in rows]
 
 
 async def _category_ids(conn: Connection, venue_id: int) -> dict[str, int]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from domain.catalog import (
     DEFAULT_MAX_SEATS_PER_BUYER,
+    MAX_COORDINATE,
     MAX_PRICE_MINOR,
     MAX_SEAT_NUMBER,
     MAX_SEATS,
     MAX_SEATS_PER_BUYER,
+    MAX_SPACING,
+    MIN_SPACING,
 )
+from domain.geometry import DEFAULT_ROW_SPACING, DEFAULT_SEAT_SPACING
 from domain.statuses import HoldStatus, PaymentStatus, Role, SeatStatus
 from gateway.openapi.blocks import (
     DATETIME,
@@ -188,6 +192,72 @@ def _catalog_schemas() -> dict[str, Schema]:
                 "seats": {"type": "array", "items": seat},
             }
         ),
+        **_layout_schemas(),
+    }
+
+
+def _layout_schemas() -> dict[str, Schema]:
+    """The map's two parts: the layout that never changes, and the live state."""
+    decimetres = {"type": "integer", "description": "Decimetres on the venue's plan."}
+    column: Schema = {"type": "array", "items": decimetres}
+    row = exact(
+        {
+            "label": STRING,
+            "category": {**integer(0), "description": "Index into `categories`."},
+            "ids": {
+                "type": "array",
+                "items": integer(1),
+                "description": "Seat ids (those of holds and `/seats`), in seat order.",
+            },
+            "numbers": {"type": "array", "items": integer(1)},
+            "x": {**column, "description": "Each seat's x, in decimetres, as `ids`."},
+            "y": {**column, "description": "Each seat's y, in decimetres (down), as `ids`."},
+        }
+    )
+    section = exact(
+        {
+            "name": STRING,
+            "outline": {
+                **column,
+                "description": "The section's edge as x0, y0, x1, y1, … (a closed polygon).",
+            },
+            "rows": {"type": "array", "items": row},
+        }
+    )
+    return {
+        "EventLayout": exact(
+            {
+                "event_id": integer(1),
+                "venue": STRING,
+                "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                "seats": integer(1),
+                "categories": {
+                    "type": "array",
+                    "items": exact({"code": STRING, "name": STRING, "price": integer(0)}),
+                },
+                "stage": exact(
+                    {
+                        "x": {**decimetres, "description": "The stage's centre: the focal point."},
+                        "y": decimetres,
+                        "width": decimetres,
+                        "depth": decimetres,
+                    }
+                ),
+                "sections": {"type": "array", "items": section},
+            }
+        ),
+        "LiveSeatState": exact(
+            {
+                "event_id": integer(1),
+                "seq": integer(0),
+                "statuses": {
+                    "type": "string",
+                    "pattern": "^[ahb]*$",
+                    "description": "One letter per seat in the layout's order (section by "
+                    "section, row by row, as `ids`): `a` available, `h` held, `b` booked.",
+                },
+            }
+        ),
     }
 
 
@@ -209,10 +279,43 @@ def _request_schemas() -> dict[str, Schema]:
         required=["label", "seats", "category"],
         extra=False,
     )
+    section_geometry = _nullable(
+        object_schema(
+            {
+                "x": _metres(-MAX_COORDINATE, MAX_COORDINATE, "The front row's centre."),
+                "y": _metres(-MAX_COORDINATE, MAX_COORDINATE, "Down the plan, like a screen."),
+                "rotation": _nullable(
+                    _metres(
+                        -360.0,
+                        360.0,
+                        "Degrees clockwise: 0 faces up the plan, 90 right. Absent or null: "
+                        "the section faces the stage's centre.",
+                    )
+                ),
+                "row_spacing": _nullable(
+                    _metres(MIN_SPACING, MAX_SPACING, f"Default {DEFAULT_ROW_SPACING}.")
+                ),
+                "seat_spacing": _nullable(
+                    _metres(MIN_SPACING, MAX_SPACING, f"Default {DEFAULT_SEAT_SPACING}.")
+                ),
+                "curve": _nullable(
+                    _metres(
+                        1.0,
+                        MAX_COORDINATE,
+                        "Bends the rows into arcs: the front row's radius. Absent or null: "
+                        "straight rows.",
+                    )
+                ),
+            },
+            required=["x", "y"],
+            extra=False,
+        )
+    )
     rows_section = object_schema(
         {
             "name": text(SECTION_NAME_MAX),
             "rows": {"type": "array", "minItems": 1, "items": row},
+            "geometry": section_geometry,
         },
         required=["name", "rows"],
         extra=False,
@@ -223,6 +326,7 @@ def _request_schemas() -> dict[str, Schema]:
             "rows": {**integer(1, MAX_SEATS), "description": "Rows labelled 1..n."},
             "seats": seat_numbers,
             "category": STRING,
+            "geometry": section_geometry,
         },
         required=["name", "rows", "seats", "category"],
         extra=False,
@@ -272,23 +376,53 @@ def _request_schemas() -> dict[str, Schema]:
             required=["seat_ids"],
             extra=True,
         ),
-        "VenueLayout": object_schema(
-            {
-                "name": text(VENUE_NAME_MAX),
-                "categories": {"type": "array", "minItems": 1, "items": category},
-                "sections": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "description": "Rows listed one by one, or the compact form: `rows` "
-                        "rows of the same `seats`, all in one `category`.",
-                        "oneOf": [rows_section, compact_section],
+        "VenueLayout": {
+            **object_schema(
+                {
+                    "name": text(VENUE_NAME_MAX),
+                    "categories": {"type": "array", "minItems": 1, "items": category},
+                    "sections": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "description": "Rows listed one by one, or the compact form: "
+                            "`rows` rows of the same `seats`, all in one `category`.",
+                            "oneOf": [rows_section, compact_section],
+                        },
                     },
+                    "stage": _nullable(
+                        object_schema(
+                            {
+                                "x": _metres(-MAX_COORDINATE, MAX_COORDINATE, "Its centre."),
+                                "y": _metres(-MAX_COORDINATE, MAX_COORDINATE, "Its centre."),
+                                "width": _metres(MIN_SPACING, MAX_COORDINATE, "Across."),
+                                "depth": _metres(MIN_SPACING, MAX_COORDINATE, "Front to back."),
+                            },
+                            required=["x", "y", "width", "depth"],
+                            extra=False,
+                        )
+                    ),
+                },
+                required=["name", "categories", "sections"],
+                extra=False,
+            ),
+            "description": "A venue's layout and, optionally, its geometry on a plan in metres "
+            "(x right, y down): the stage, whose centre is the focal point, and where each "
+            "section sits. Give geometry for every section or for none (then the sections "
+            "stand side by side facing the stage); with it, the stage is required.",
+            # Any section placed: then all are, and there is a stage.
+            "if": {
+                "required": ["sections"],
+                "properties": {"sections": {"contains": _with_object("geometry")}},
+            },
+            "then": {
+                "required": ["stage"],
+                "properties": {
+                    "stage": {"type": "object"},
+                    "sections": {"items": _with_object("geometry")},
                 },
             },
-            required=["name", "categories", "sections"],
-            extra=False,
-        ),
+        },
         "EventSpec": object_schema(
             {
                 "venue_id": integer(1, INT64_MAX),
@@ -327,6 +461,19 @@ def _request_schemas() -> dict[str, Schema]:
             extra=False,
         ),
     }
+
+
+def _metres(low: float, high: float, description: str) -> Schema:
+    return {"type": "number", "minimum": low, "maximum": high, "description": description}
+
+
+def _nullable(schema: Schema) -> Schema:
+    """An optional field: the handler takes null as absent."""
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _with_object(key: str) -> Schema:
+    return {"type": "object", "required": [key], "properties": {key: {"type": "object"}}}
 
 
 def _seat_place() -> dict[str, Schema]:

@@ -11,6 +11,10 @@ Protocol (server → client, JSON text):
 fresh snapshot a `batches` frame may repeat batches the snapshot already covers: a client skips
 every batch whose `seq` is not above its own.
 
+With `?snapshot=letters` the snapshots are the compact live state instead, `{"type": "snapshot",
+"event_id", "seq", "statuses": "aahb…"}`, one letter per seat in the layout's order (as
+`/seats/live`): 20,000 seats are 20 KB rather than about 750 KB, read once per `seq` per gateway.
+
 The route is public, so what a request may cost is decided before it costs anything: the per-IP
 rate limit and websocket cap first, then whether it is an upgrade at all, then whether the event
 exists. Only then does the seat feed keep anything for the event.
@@ -33,6 +37,7 @@ from gateway.auth.guard import public
 from gateway.limits import client_ip
 from gateway.metrics import WebsocketKind
 from gateway.pushwindow import FrameKind
+from gateway.routes.catalog import live_state
 from gateway.seatfeed import Snapshot, Watcher
 from gateway.wire import dumps, path_id
 from persistence import DatabaseUnavailable
@@ -74,18 +79,28 @@ async def _read_snapshot(app: web.Application, event_id: int) -> Snapshot:
     return Snapshot(seq=seq, text=text)
 
 
-async def _current_snapshot(app: web.Application, event_id: int) -> Snapshot:
+async def _current_snapshot(app: web.Application, event_id: int, letters: bool) -> Snapshot:
+    if letters:
+        state = await live_state(app, event_id)
+        return Snapshot(seq=state.seq, text=state.frame)
     return await app[SEAT_FEED].snapshot(event_id, lambda: _read_snapshot(app, event_id))
 
 
-async def _send_snapshot(ws: web.WebSocketResponse, app: web.Application, event_id: int) -> int:
-    snapshot = await _current_snapshot(app, event_id)
+async def _send_snapshot(
+    ws: web.WebSocketResponse, app: web.Application, event_id: int, letters: bool
+) -> int:
+    snapshot = await _current_snapshot(app, event_id, letters)
     await ws.send_str(snapshot.text)
     return snapshot.seq
 
 
 async def _forward(
-    ws: web.WebSocketResponse, app: web.Application, event_id: int, watcher: Watcher, seq: int
+    ws: web.WebSocketResponse,
+    app: web.Application,
+    event_id: int,
+    watcher: Watcher,
+    seq: int,
+    letters: bool,
 ) -> None:
     """Send changes in order; a gap or a resync notice sends a fresh snapshot. Returns (or is
     cancelled by the watcher) when the socket must be closed: it fell too far behind, the
@@ -94,8 +109,8 @@ async def _forward(
         message = await watcher.queue.get()
         if message.kind is FrameKind.RESYNC or message.first_seq > seq + 1:
             try:
-                seq = await _send_snapshot(ws, app, event_id)
-            except (RedisError, OSError, DatabaseUnavailable) as exc:
+                seq = await _send_snapshot(ws, app, event_id, letters)
+            except (RedisError, OSError, DatabaseUnavailable, Unavailable) as exc:
                 log.warning("seat map for event %d cannot resync: %s", event_id, exc)
                 return
         elif message.seq > seq:
@@ -113,15 +128,18 @@ async def _receive(ws: web.WebSocketResponse) -> None:
 async def _serve_seat_map(request: web.Request, ws: web.WebSocketResponse, event_id: int) -> None:
     """Snapshot, then changes until either side stops; errors before the upgrade become 503."""
     app = request.app
+    letters = request.query.get("snapshot") == "letters"
     try:
         # Before the feed keeps anything for the event: made-up ids must cost nothing lasting.
         await _require_event(app, event_id)
         async with app[SEAT_FEED].watch(event_id) as watcher:
             # Subscribed first, snapshot second: nothing published in between is missed.
-            snapshot = await _current_snapshot(app, event_id)
+            snapshot = await _current_snapshot(app, event_id, letters)
             await ws.prepare(request)
             await ws.send_str(snapshot.text)
-            forwarding = asyncio.create_task(_forward(ws, app, event_id, watcher, snapshot.seq))
+            forwarding = asyncio.create_task(
+                _forward(ws, app, event_id, watcher, snapshot.seq, letters)
+            )
             watcher.forwarder = forwarding
             if watcher.stopped:  # closed while the snapshot was being read
                 forwarding.cancel()

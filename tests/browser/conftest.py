@@ -123,7 +123,7 @@ def seat_button(page: Page, seat_id: int) -> Locator:
 
 
 class NewPage(Protocol):
-    async def __call__(self, *, width: int = 1280) -> Page: ...
+    async def __call__(self, *, width: int = 1280, touch: bool = False) -> Page: ...
 
 
 @pytest.fixture
@@ -131,8 +131,11 @@ async def new_page(browser: Browser) -> AsyncIterator[NewPage]:
     """A page in a browser context of its own (own storage, like another person's browser)."""
     contexts: list[BrowserContext] = []
 
-    async def make(*, width: int = 1280) -> Page:
-        context = await browser.new_context(viewport={"width": width, "height": 900})
+    async def make(*, width: int = 1280, touch: bool = False) -> Page:
+        """`touch`: a phone's touch screen (taps, no hover) instead of a mouse."""
+        context = await browser.new_context(
+            viewport={"width": width, "height": 900}, has_touch=touch, is_mobile=touch
+        )
         context.set_default_timeout(EXPECT_TIMEOUT_MS)
         contexts.append(context)
         return await context.new_page()

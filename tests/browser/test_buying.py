@@ -90,7 +90,7 @@ async def test_a_seat_taken_while_choosing_is_explained(
     made = await stack.event(seats=4)
     quick, slow = await stack.buyer(), await stack.buyer()
     page = await new_page()
-    await page.route_web_socket(re.compile(r"/seats/ws$"), lambda socket: None)
+    await page.route_web_socket(re.compile(r"/seats/ws(\?|$)"), lambda socket: None)
     await stack.open_as(page, slow, f"#/events/{made.event_id}")
     contested = seat_button(page, made.seat_ids[0])
     await contested.click()

@@ -97,3 +97,34 @@ async def test_a_buyer_does_not_see_the_organizer_view(
     await expect(page.get_by_text("This page is for organizers only.")).to_be_visible()
     await expect(page.get_by_role("link", name="Organizer")).to_be_hidden()
     await expect(page.get_by_role("button", name="Create venue")).to_have_count(0)
+
+
+async def test_an_organizer_places_the_sections_around_a_stage(
+    open_stack: OpenStack, new_page: NewPage
+) -> None:
+    stack = await open_stack()
+    organizer = await stack.admin()
+    page = await new_page()
+    await log_in(page, stack.base_url, organizer.email, organizer.password)
+    await page.get_by_role("link", name="Organizer").click()
+
+    venue = page.locator("form").filter(has=page.get_by_role("button", name="Create venue"))
+    await venue.get_by_label("Venue name").fill("Round House")
+    await venue.locator('[data-kind="category"]').get_by_label("Code").fill("A")
+    await venue.locator('[data-kind="category"]').get_by_label("Name").fill("All")
+    section = venue.locator('[data-kind="section"]')
+    await section.get_by_label("Section").fill("Ring")
+    await section.get_by_label("Rows").fill("3")
+    await section.get_by_label("Seats per row").fill("20")
+    await section.get_by_label("Category code").fill("A")
+    await section.get_by_label("Position x (m)").fill("0")
+    await section.get_by_label("Position y (m)").fill("9.5")
+    await section.get_by_label("Curve radius (m)").fill("9.5")
+    stage = venue.locator('[data-kind="stage"]')
+    for label, number in (("x", "0"), ("y", "0"), ("width", "8"), ("depth", "4")):
+        await stage.get_by_label(f"Stage {label} (m)").fill(number)
+    await venue.get_by_role("button", name="Create venue").click()
+
+    await expect(page.get_by_role("status")).to_have_text(
+        'Venue "Round House" created with 60 seats.'
+    )

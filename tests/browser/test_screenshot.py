@@ -25,3 +25,15 @@ async def test_the_seat_map_is_saved_as_a_png(open_stack: OpenStack, tmp_path: P
     assert picture.startswith(PNG_SIGNATURE)
     width, height = int.from_bytes(picture[16:20], "big"), int.from_bytes(picture[20:24], "big")
     assert (width, height) == (640, 480)
+
+
+async def test_a_section_is_pictured_up_close(open_stack: OpenStack, tmp_path: Path) -> None:
+    stack = await open_stack()
+    made = await stack.event(seats=20)
+    out = tmp_path / "section.png"
+
+    await capture_seat_map(
+        stack.base_url, made.event_id, out, width=375, height=600, section="Main"
+    )
+
+    assert out.read_bytes().startswith(PNG_SIGNATURE)

@@ -35,7 +35,7 @@ async def test_batches_apply_in_order_and_a_gap_brings_a_fresh_snapshot(
     event_id, (a, b, c, d) = made.event_id, made.seat_ids
     connections: asyncio.Queue[WebSocketRoute] = asyncio.Queue()
     page = await new_page()
-    await page.route_web_socket(re.compile(r"/seats/ws$"), connections.put_nowait)
+    await page.route_web_socket(re.compile(r"/seats/ws(\?|$)"), connections.put_nowait)
     await page.goto(f"{stack.base_url}/#/events/{event_id}")
     feed = await asyncio.wait_for(connections.get(), EXPECT_TIMEOUT_MS / 1000)
 
@@ -64,7 +64,7 @@ async def test_a_dropped_connection_is_retried(open_stack: OpenStack, new_page: 
     made = await stack.event(seats=2)
     connections: asyncio.Queue[WebSocketRoute] = asyncio.Queue()
     page = await new_page()
-    await page.route_web_socket(re.compile(r"/seats/ws$"), connections.put_nowait)
+    await page.route_web_socket(re.compile(r"/seats/ws(\?|$)"), connections.put_nowait)
     await page.goto(f"{stack.base_url}/#/events/{made.event_id}")
     first = await asyncio.wait_for(connections.get(), EXPECT_TIMEOUT_MS / 1000)
     first.send(snapshot(made.event_id, 0, dict.fromkeys(made.seat_ids, "available")))

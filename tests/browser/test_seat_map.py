@@ -116,7 +116,7 @@ async def test_a_missed_batch_is_recovered_from_a_fresh_snapshot(
 
     await stack.load_into_engine(made.event_id, first)
     watcher = await new_page()
-    await watcher.route_web_socket(re.compile(r"/seats/ws$"), lose_the_first_change)
+    await watcher.route_web_socket(re.compile(r"/seats/ws(\?|$)"), lose_the_first_change)
     await stack.open_as(watcher, second, f"#/events/{made.event_id}")
     await expect(watcher.get_by_text("Live: seats update")).to_be_visible()
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -7,6 +8,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from domain.statuses import SeatStatus
 from engine.keys import ShardKeys, shard_of
+from tests.helpers.catalog import ARENA_PRICES, arena_layout, create_on_sale_event
 
 if TYPE_CHECKING:
     from aiohttp import ClientResponse, web
@@ -14,6 +16,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from config import Settings
+    from persistence import Database
     from tests.helpers.catalog import MakeEvent
 
     Client = TestClient[web.Request, web.Application]
@@ -190,3 +193,121 @@ async def test_seat_statuses_unavailable_is_a_retryable_503(
 
     await error_of(response, 503, "unavailable")
     assert response.headers["Retry-After"] == "1"
+
+
+async def test_an_events_layout_places_every_seat_with_its_price(
+    client: Client, make_event: MakeEvent
+) -> None:
+    made = await make_event(seats=3, prices={"A": 1200, "B": 800})
+
+    response = await client.get(f"/api/v1/events/{made.event_id}/layout")
+
+    assert response.status == 200
+    body = await response.json()
+    assert (body["event_id"], body["currency"], body["seats"]) == (made.event_id, "EUR", 3)
+    assert body["categories"] == [
+        {"code": "A", "name": "Category A", "price": 1200},
+        {"code": "B", "name": "Category B", "price": 800},
+    ]
+    [section] = body["sections"]
+    assert section["name"] == "Main"
+    # No geometry stored: the default arrangement puts the section in front of the stage.
+    front, back = section["rows"]
+    assert (front["label"], front["category"], front["ids"], front["numbers"]) == (
+        "1",
+        0,
+        list(made.seat_ids[:2]),
+        [1, 2],
+    )
+    assert (back["label"], back["category"], back["ids"]) == ("2", 1, [made.seat_ids[2]])
+    stage_front = body["stage"]["y"] + body["stage"]["depth"] / 2
+    assert all(y > stage_front for y in front["y"] + back["y"])
+    assert front["x"][0] < front["x"][1]
+    assert back["y"][0] > front["y"][0]
+    assert len(section["outline"]) % 2 == 0
+
+
+async def test_a_layout_is_cached_by_its_strong_etag_and_gzipped(
+    client: Client, make_event: MakeEvent
+) -> None:
+    made = await make_event(seats=40)
+    path = f"/api/v1/events/{made.event_id}/layout"
+
+    first = await client.get(path, headers={"Accept-Encoding": "gzip"})
+    etag = first.headers["ETag"]
+
+    assert first.status == 200
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert first.headers["Cache-Control"] == "public, max-age=86400"
+    assert first.headers["Vary"] == "Accept-Encoding"
+    assert etag.startswith('"'), "a strong ETag, not a weak W/ one"
+    again = await client.get(path, headers={"If-None-Match": etag})
+    assert again.status == 304
+    assert again.headers["ETag"] == etag
+    assert await again.read() == b""
+    plain = await client.get(path, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert await plain.json() == await first.json()
+    stale = await client.get(path, headers={"If-None-Match": '"something-else"'})
+    assert stale.status == 200
+
+
+async def test_the_live_state_is_a_letter_per_seat_in_layout_order(
+    client: Client, make_event: MakeEvent, redis: Redis, settings: Settings
+) -> None:
+    made = await make_event(seats=4)
+    first, second, _, fourth = made.seat_ids
+    path = f"/api/v1/events/{made.event_id}/seats/live"
+
+    unloaded = await (await client.get(path)).json()
+    await publish_snapshot(
+        redis,
+        settings,
+        made.event_id,
+        seq=9,
+        statuses={first: SeatStatus.HELD, second: SeatStatus.BOOKED, fourth: SeatStatus.HELD},
+    )
+    loaded = await client.get(path, headers={"Accept-Encoding": "gzip"})
+
+    assert unloaded == {"event_id": made.event_id, "seq": 0, "statuses": "aaaa"}
+    assert loaded.status == 200
+    assert loaded.headers["Cache-Control"] == "no-store"
+    assert loaded.headers["Content-Encoding"] == "gzip"
+    assert await loaded.json() == {"event_id": made.event_id, "seq": 9, "statuses": "hbah"}
+
+
+@pytest.mark.parametrize("suffix", ["/layout", "/seats/live"])
+async def test_an_unknown_events_layout_and_live_state_are_404(
+    client: Client, make_event: MakeEvent, suffix: str
+) -> None:
+    await make_event(seats=1)
+
+    for event_id in ("424242", "abc", "0"):
+        await error_of(await client.get(f"/api/v1/events/{event_id}{suffix}"), 404, "not_found")
+
+
+async def test_the_20000_seat_arena_travels_within_its_byte_budgets(
+    client: Client, db: Database, redis: Redis, settings: Settings
+) -> None:
+    """The figures docs/benchmarks.md publishes: bytes on the wire, gzipped, for the layout and
+    for the live state a third into a rush (held and sold seats scattered among free ones)."""
+    made = await create_on_sale_event(db, layout=arena_layout(), prices=ARENA_PRICES)
+    assert len(made.seat_ids) == 20_000
+    taken = random.Random(15).sample(made.seat_ids, 20_000 // 3)
+    statuses = {
+        seat: SeatStatus.BOOKED if index % 3 == 0 else SeatStatus.HELD
+        for index, seat in enumerate(taken)
+    }
+    await publish_snapshot(redis, settings, made.event_id, seq=4_000, statuses=statuses)
+
+    gzip = {"Accept-Encoding": "gzip"}
+    path = f"/api/v1/events/{made.event_id}"
+    # Not decompressed: the bytes as they crossed the wire.
+    layout = await client.get(f"{path}/layout", headers=gzip, auto_decompress=False)
+    live = await client.get(f"{path}/seats/live", headers=gzip, auto_decompress=False)
+
+    layout_bytes, live_bytes = len(await layout.read()), len(await live.read())
+    print(f"\n20,000-seat arena on the wire: layout {layout_bytes} B, live state {live_bytes} B")
+    assert layout.headers["Content-Encoding"] == live.headers["Content-Encoding"] == "gzip"
+    assert layout_bytes <= 250_000
+    assert live_bytes <= 30_000

@@ -63,6 +63,8 @@ FUZZED: Final[dict[tuple[str, str], str]] = {
     ("get", "/api/v1/events"): BUYER,
     ("get", "/api/v1/events/{event_id}"): BUYER,
     ("get", "/api/v1/events/{event_id}/seats"): BUYER,
+    ("get", "/api/v1/events/{event_id}/layout"): BUYER,
+    ("get", "/api/v1/events/{event_id}/seats/live"): BUYER,
     ("post", "/api/v1/admin/venues"): ADMIN,
     ("get", "/api/v1/admin/venues"): ADMIN,
     ("post", "/api/v1/admin/events"): ADMIN,

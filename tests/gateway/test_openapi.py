@@ -258,6 +258,12 @@ async def test_catalog_responses_fit_their_schemas(
     one = await client.get(f"/api/v1/events/{made.event_id}")
     seats = await client.get(f"/api/v1/events/{made.event_id}/seats")
     missing = await client.get(f"/api/v1/events/{made.event_id + 1}")
+    layout = await client.get(f"/api/v1/events/{made.event_id}/layout")
+    unchanged = await client.get(
+        f"/api/v1/events/{made.event_id}/layout", headers={"If-None-Match": layout.headers["ETag"]}
+    )
+    live = await client.get(f"/api/v1/events/{made.event_id}/seats/live")
+    no_layout = await client.get(f"/api/v1/events/{made.event_id + 1}/layout")
 
     assert (listed.status, one.status, seats.status, missing.status) == (200, 200, 200, 404)
     events = await assert_documented(document, "get", "/api/v1/events", listed)
@@ -265,6 +271,10 @@ async def test_catalog_responses_fit_their_schemas(
     await assert_documented(document, "get", "/api/v1/events/{event_id}", one)
     await assert_documented(document, "get", "/api/v1/events/{event_id}/seats", seats)
     await assert_documented(document, "get", "/api/v1/events/{event_id}", missing)
+    assert (layout.status, unchanged.status, live.status) == (200, 304, 200)
+    for response in (layout, unchanged, no_layout):
+        await assert_documented(document, "get", "/api/v1/events/{event_id}/layout", response)
+    await assert_documented(document, "get", "/api/v1/events/{event_id}/seats/live", live)
 
 
 async def test_the_seat_socket_answers_as_documented(
@@ -483,6 +493,70 @@ VENUE_CASES: Final = [
     {"name": " "},
     {"name": "x" * 201},
     {"owner": "me"},
+    {"stage": {"x": 0, "y": -5, "width": 10, "depth": 4}},
+    {"stage": None, "sections": [{"name": "S", "rows": 1, "seats": 2, "category": "A"}]},
+    {"stage": {"x": 0, "y": 0, "width": 0, "depth": 4}},
+    {"stage": {"x": 0, "y": 0, "width": 10}},
+    {
+        "stage": {"x": 0, "y": 0, "width": 10, "depth": 4},
+        "sections": [
+            {"name": "S", "rows": 2, "seats": 3, "category": "A", "geometry": {"x": 0, "y": 6}}
+        ],
+    },
+    {
+        "stage": {"x": 0, "y": 0, "width": 10, "depth": 4},
+        "sections": [
+            {
+                "name": "S",
+                "rows": [{"label": "1", "seats": 3, "category": "A"}],
+                "geometry": {
+                    "x": -3.5,
+                    "y": 6,
+                    "rotation": 20,
+                    "row_spacing": 1.0,
+                    "seat_spacing": 0.55,
+                    "curve": 12,
+                },
+            }
+        ],
+    },
+    {"sections": [{"name": "S", "rows": 2, "seats": 3, "category": "A", "geometry": {"x": 0}}]},
+    {
+        "sections": [
+            {"name": "S", "rows": 1, "seats": 3, "category": "A", "geometry": {"x": 0, "y": 1}}
+        ]
+    },
+    {
+        "stage": {"x": 0, "y": 0, "width": 10, "depth": 4},
+        "sections": [
+            {"name": "S", "rows": 1, "seats": 3, "category": "A", "geometry": {"x": 0, "y": 5}},
+            {"name": "T", "rows": 1, "seats": 3, "category": "A"},
+        ],
+    },
+    {
+        "stage": {"x": 0, "y": 0, "width": 10, "depth": 4},
+        "sections": [
+            {
+                "name": "S",
+                "rows": 1,
+                "seats": 3,
+                "category": "A",
+                "geometry": {"x": 0, "y": 5, "seat_spacing": 20, "curve": None},
+            }
+        ],
+    },
+    {
+        "stage": {"x": 0, "y": 0, "width": 10, "depth": 4},
+        "sections": [
+            {
+                "name": "S",
+                "rows": 1,
+                "seats": 3,
+                "category": "A",
+                "geometry": {"x": 0, "y": 5, "rotation": True},
+            }
+        ],
+    },
 ]
 
 

@@ -99,3 +99,16 @@ def test_no_script_writes_html(script: Path) -> None:
     source = script.read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in source, f"{script.name} uses {sink}"
+
+
+def test_every_module_the_page_imports_is_preloaded_at_once() -> None:
+    """Without a build step, modules found import by import would load level by level; a
+    `modulepreload` link per module lets the browser fetch all of them in parallel."""
+    html = (STATIC_ROOT / "index.html").read_text()
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="/static/js/([a-z]+\.js)">', html))
+    entry = set(re.findall(r'<script type="module" src="/static/js/([a-z]+\.js)">', html))
+    imported = {name for script in SCRIPTS for name in _IMPORT.findall(script.read_text())}
+
+    assert entry == {"app.js"}
+    assert preloaded == imported
+    assert preloaded | entry == {script.name for script in SCRIPTS}

@@ -180,6 +180,32 @@ async def test_the_snapshot_shows_live_statuses(
     assert seq >= 1
 
 
+async def test_a_letters_snapshot_is_the_compact_live_state_then_changes_follow(
+    client: Client, engine: RunningEngine, signup: Signup, make_event: MakeEvent
+) -> None:
+    """`?snapshot=letters`, as the buyer's page asks: a letter per seat in layout order (the
+    same as `/seats/live`), then the same change batches as ever."""
+    event = await make_event(seats=5)
+    buyer = await signup()
+    s = event.seat_ids
+    await hold(client, buyer.headers, event.event_id, [s[1], s[4]])
+
+    async with client.ws_connect(ws_url(event.event_id) + "?snapshot=letters") as ws:
+        snapshot = await receive(ws)
+        live = await (await client.get(f"/api/v1/events/{event.event_id}/seats/live")).json()
+        await hold(client, buyer.headers, event.event_id, [s[0]])
+        change = await change_of(ws, event.event_id, snapshot["seq"] + 1)
+
+    assert snapshot == {
+        "type": "snapshot",
+        "event_id": event.event_id,
+        "seq": snapshot["seq"],
+        "statuses": "ahaah",
+    }
+    assert live == {"event_id": event.event_id, "seq": snapshot["seq"], "statuses": "ahaah"}
+    assert change == {s[0]: "held"}
+
+
 # -- changes -------------------------------------------------------------------------------
 
 

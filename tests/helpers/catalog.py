@@ -10,19 +10,28 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Protocol
 
 import pytest
 
 from devstack.servers import MariaDBServer
-from domain.catalog import CategorySpec, EventSpec, RowSpec, SectionSpec, VenueLayout, naive_utc
+from domain.catalog import (
+    CategorySpec,
+    EventSpec,
+    RowSpec,
+    SectionSpec,
+    VenueLayout,
+    naive_utc,
+    parse_venue_layout,
+)
 from persistence.catalog import create_event, create_venue, event_seat_map
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
-    from pathlib import Path
 
     from persistence import Database
 
@@ -52,6 +61,15 @@ class MakeEvent(Protocol):
         name: str = "Test Night",
         currency: str = "EUR",
     ) -> MadeEvent: ...
+
+
+ARENA_FILE: Final = Path(__file__).parents[2] / "devstack" / "layouts" / "arena-venue.json"
+ARENA_PRICES: Final = {"A": 12000, "B": 8500, "C": 5500}
+
+
+def arena_layout() -> VenueLayout:
+    """The 20,000-seat arena of `devstack/layouts/arena-venue.json`, with its geometry."""
+    return parse_venue_layout(json.loads(ARENA_FILE.read_text()))
 
 
 def split_layout(name: str, seats: int, categories: list[str]) -> VenueLayout:
@@ -84,14 +102,16 @@ async def create_on_sale_event(
     sale_ends_at: datetime | None = None,
     name: str = "Test Night",
     currency: str = "EUR",
+    layout: VenueLayout | None = None,
 ) -> MadeEvent:
     """A venue and an event on sale now (unless told otherwise) in any database, for tests
-    that run on a private server as well as for `make_event`."""
+    that run on a private server as well as for `make_event`. `layout` replaces the made-up
+    one-section venue (then `seats` is ignored and `prices` must cover its categories)."""
     price_map = dict(prices or {"A": 5000})
     now = naive_utc(datetime.now(UTC))
     opens = naive_utc(sale_starts_at) if sale_starts_at else now - timedelta(hours=1)
     closes = naive_utc(sale_ends_at) if sale_ends_at else max(opens, now) + timedelta(days=1)
-    layout = split_layout(f"Test Venue {next(_venues)}", seats, list(price_map))
+    layout = layout or split_layout(f"Test Venue {next(_venues)}", seats, list(price_map))
     async with db.transaction() as conn:
         venue_id = await create_venue(conn, layout)
         event_id = await create_event(

@@ -15,12 +15,15 @@ from domain.catalog import (
     naive_utc,
 )
 from domain.errors import InvalidInput, NotFound
+from domain.geometry import SectionGeometry, Stage
 from domain.statuses import SeatStatus
 from persistence.catalog import (
     create_event,
     create_venue,
     event_id_by_name,
+    event_layout,
     event_seat_map,
+    event_statuses,
     get_event,
     get_venue,
     list_events,
@@ -81,6 +84,48 @@ async def test_a_venue_keeps_its_layout(db: Database) -> None:
         ("Floor", "2", 4, "B"),
         ("Gallery", "G", 7, "B"),
     ]
+
+
+async def test_an_events_layout_is_its_venues_layout_and_geometry(db: Database) -> None:
+    placed = replace(
+        LAYOUT,
+        stage=Stage(x=0.0, y=-2.0, width=6.0, depth=2.0),
+        sections=(
+            replace(LAYOUT.sections[0], geometry=SectionGeometry(x=0.0, y=3.0, curve=5.0)),
+            replace(LAYOUT.sections[1], geometry=SectionGeometry(x=1.0, y=9.0, rotation=10.0)),
+        ),
+    )
+    async with db.transaction() as conn:
+        event_id = await create_event(conn, spec(await create_venue(conn, placed)))
+        stored = await event_layout(conn, event_id)
+        statuses = await event_statuses(conn, event_id)
+        seats = await event_seat_map(conn, event_id)
+
+    assert stored is not None
+    assert (stored.event_id, stored.venue, stored.currency) == (event_id, "Hall", "EUR")
+    assert [(c.code, c.name, c.price) for c in stored.categories] == [
+        ("A", "Front", 9000),
+        ("B", "Back", 4000),
+    ]
+    assert stored.layout == replace(placed, name="Hall")
+    assert stored.seat_ids == tuple(seat.id for seat in seats)
+    assert statuses == [(seat.id, SeatStatus.AVAILABLE) for seat in seats]
+
+
+async def test_a_venue_stored_without_geometry_has_none(db: Database) -> None:
+    """Venues from before geometry (a NULL column) and layouts without it read back alike."""
+    async with db.transaction() as conn:
+        event_id = await create_event(conn, spec(await create_venue(conn, LAYOUT)))
+        stored = await event_layout(conn, event_id)
+
+    assert stored is not None
+    assert stored.layout == LAYOUT
+    assert stored.layout.stage is None
+
+
+async def test_an_unknown_events_layout_is_none(db: Database) -> None:
+    async with db.transaction() as conn:
+        assert await event_layout(conn, 424242) is None
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,54 @@ def catalog_paths() -> dict[str, Any]:
                 parameters=[event_id],
             )
         },
+        "/api/v1/events/{event_id}/layout": {
+            "get": operation(
+                "getEventLayout",
+                "catalog",
+                "The event's seats placed on the venue's plan, with prices",
+                {
+                    "200": {
+                        **content(
+                            "What the map is drawn from and never changes: sections, rows and "
+                            "seats in layout order with their places (decimetres), the stage, "
+                            "the categories and prices. gzip-compressed when the request "
+                            "accepts it.",
+                            ref("EventLayout"),
+                        ),
+                        "headers": _CACHE_HEADERS,
+                    },
+                    "304": {
+                        "description": "`If-None-Match` named the current ETag: keep yours.",
+                        "headers": _CACHE_HEADERS,
+                    },
+                    "404": error("`not_found`: no such event."),
+                },
+                public=True,
+                parameters=[event_id],
+            )
+        },
+        "/api/v1/events/{event_id}/seats/live": {
+            "get": operation(
+                "getLiveSeatState",
+                "catalog",
+                "Every seat's status now, one letter per seat",
+                {
+                    "200": content(
+                        "The statuses at sequence number `seq`, in the layout's seat order: "
+                        "apply seat-feed changes numbered after it. Compressed when the "
+                        "request accepts it; never cached.",
+                        ref("LiveSeatState"),
+                    ),
+                    "404": error("`not_found`: no such event."),
+                    "503": error(
+                        "`unavailable`: live statuses cannot be read from Redis right now.",
+                        retry_after=True,
+                    ),
+                },
+                public=True,
+                parameters=[event_id],
+            )
+        },
         "/api/v1/events/{id}/seats/ws": {
             "get": operation(
                 "watchSeats",
@@ -89,11 +137,32 @@ def catalog_paths() -> dict[str, Any]:
                 },
                 public=True,
                 description=_SEAT_FEED_PROTOCOL,
-                parameters=[path_id("id", "event")],
+                parameters=[
+                    path_id("id", "event"),
+                    {
+                        "name": "snapshot",
+                        "in": "query",
+                        "required": False,
+                        "description": "`letters`: snapshots as the compact live state (see "
+                        "above); anything else or nothing: the seat list.",
+                        "schema": {"type": "string"},
+                    },
+                ],
             )
         },
     }
 
+
+_CACHE_HEADERS: Final = {
+    "ETag": {
+        "description": "Strong: changes whenever the body would.",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "`public, max-age=86400`: browsers and CDNs keep it for a day.",
+        "schema": {"type": "string"},
+    },
+}
 
 _SEAT_FEED_PROTOCOL: Final = """\
 A GET that upgrades to a websocket (send the usual `Connection: Upgrade`, `Upgrade: websocket`
@@ -103,6 +172,9 @@ and ignored (at most 1024 bytes a message). The server pings every 20 seconds.
 - On connect, and whenever the server notices it may have missed changes:
   `{"type": "snapshot", "event_id": int, "seq": int, "seats": [{"seat_id": int, "status":
   "available" | "held" | "booked"}]}`: every seat's status at `seq`.
+  With `?snapshot=letters`, snapshots are `{"type": "snapshot", "event_id": int, "seq": int,
+  "statuses": string}` instead: a letter per seat in the layout's order, as
+  `/api/v1/events/{event_id}/seats/live` gives them (`a` available, `h` held, `b` booked).
 - Per decision batch: `{"type": "seats", "event_id": int, "at": int, "seq": int, "changes":
   [{"seat_id": int, "status": "available" | "held" | "booked"}]}`, where `at` is the decision's
   time in epoch milliseconds and `seq` is one more than the previous batch's.

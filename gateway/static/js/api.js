@@ -19,9 +19,10 @@ export class ApiError extends Error {
  * `method` on `path` (e.g. "/api/v1/events"); resolves to the decoded JSON body, or null for an
  * empty answer. `body` is sent as JSON; `idempotencyKey` makes a retry safe.
  */
-export async function api(method, path, { body, idempotencyKey } = {}) {
+export async function api(method, path, { body, idempotencyKey, anonymous = false } = {}) {
   const headers = { Accept: "application/json" };
-  const token = currentToken();
+  // Public resources go without the token, so any cache between may keep them.
+  const token = anonymous ? null : currentToken();
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
@@ -51,13 +52,24 @@ export async function api(method, path, { body, idempotencyKey } = {}) {
   });
 }
 
-/** An event with its seat layout (both the buyer's map and the sales panel draw from them). */
+/** An event with every seat and its status (the organizer's sales panel counts from them). */
 export async function eventWithSeats(eventId) {
   const [{ event }, seatMap] = await Promise.all([
     api("GET", `/api/v1/events/${eventId}`),
     api("GET", `/api/v1/events/${eventId}/seats`),
   ]);
   return { event, seatMap };
+}
+
+/** What the buyer's map is drawn from: the event, its layout (cached by the browser: it never
+ *  changes) and every seat's status now. */
+export async function eventMap(eventId) {
+  const [{ event }, layout, live] = await Promise.all([
+    api("GET", `/api/v1/events/${eventId}`),
+    api("GET", `/api/v1/events/${eventId}/layout`, { anonymous: true }),
+    api("GET", `/api/v1/events/${eventId}/seats/live`, { anonymous: true }),
+  ]);
+  return { event, layout, live };
 }
 
 function parseJson(text) {

@@ -56,7 +56,44 @@ function sectionRow() {
     field("Section", el("input", { name: "section", required: true, maxLength: 32, size: 6 })),
     field("Rows", el("input", { name: "rows", type: "number", required: true, min: 1, value: "5" })),
     field("Seats per row", el("input", { name: "seats", type: "number", required: true, min: 1, value: "10" })),
-    field("Category code", el("input", { name: "category", required: true, maxLength: 32, size: 6 })));
+    field("Category code", el("input", { name: "category", required: true, maxLength: 32, size: 6 })),
+    field("Position x (m)", metres("x"), "Optional: the front row's centre on the plan"),
+    field("Position y (m)", metres("y")),
+    field("Rotation (degrees)", metres("rotation"), "Empty: faces the stage"),
+    field("Curve radius (m)", metres("curve", 1), "Empty: no curve"));
+}
+
+/** An optional number in metres (or degrees) on the venue's plan; empty means not given. */
+function metres(name, min) {
+  return el("input", { name, type: "number", step: "any", min, inputMode: "decimal" });
+}
+
+/** The optional stage: with it and every section's position, the map is drawn to scale; without
+ *  them the sections stand side by side facing a stage. */
+function stageFields() {
+  return el("fieldset", { dataset: { kind: "stage" } },
+    el("legend", { text: "Stage (optional, metres; y runs down the plan)" }),
+    el("div", { className: "repeater-row" },
+      field("Stage x (m)", metres("stage-x")), field("Stage y (m)", metres("stage-y")),
+      field("Stage width (m)", metres("stage-width", 0.1)), field("Stage depth (m)", metres("stage-depth", 0.1))));
+}
+
+/** A number input's value, or undefined when it is empty (left out of the layout). */
+function optionalNumber(container, name) {
+  const text = value(container, name);
+  return text === "" ? undefined : Number(text);
+}
+
+/** The section's geometry when the organizer placed it, else undefined. */
+function sectionGeometry(row) {
+  const [x, y] = [optionalNumber(row, "x"), optionalNumber(row, "y")];
+  if (x === undefined && y === undefined) return undefined;
+  return { x, y, rotation: optionalNumber(row, "rotation"), curve: optionalNumber(row, "curve") };
+}
+
+function stageOf(fields) {
+  const stage = Object.fromEntries(["x", "y", "width", "depth"].map((key) => [key, optionalNumber(fields, `stage-${key}`)]));
+  return Object.values(stage).every((part) => part === undefined) ? undefined : stage;
 }
 
 function value(row, name) {
@@ -68,7 +105,8 @@ function venueFormElement(onCreated) {
   const sections = repeater("Sections (rows numbered 1 up, seats 1 up)", "Add a section", sectionRow);
   const name = el("input", { name: "venue-name", required: true, maxLength: 200 });
   const submit = el("button", { type: "submit", className: "primary", text: "Create venue" });
-  const form = el("form", { className: "stacked-form" }, field("Venue name", name), categories.element, sections.element, submit);
+  const stage = stageFields();
+  const form = el("form", { className: "stacked-form" }, field("Venue name", name), categories.element, sections.element, stage, submit);
   form.addEventListener("submit", async (submitted) => {
     submitted.preventDefault();
     const layout = {
@@ -79,7 +117,9 @@ function venueFormElement(onCreated) {
         rows: Number(value(row, "rows")),
         seats: Number(value(row, "seats")),
         category: value(row, "category"),
+        geometry: sectionGeometry(row),
       })),
+      stage: stageOf(stage),
     };
     submit.disabled = true;
     try {

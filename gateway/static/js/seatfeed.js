@@ -3,12 +3,16 @@
 //
 // Frames (see gateway/routes/seats_ws.py):
 //   snapshot {seq, seats: [{seat_id, status}]}   every status; the feed restarts at seq
+//            {seq, statuses: "aahb…"}            the same as a letter per seat, in layout order,
+//                                                 when asked for with `seatOrder`
 //   seats    {seq, changes: [{seat_id, status}]}  one decision batch
 //   batches  {seq, messages: [seats, ...]}        several batches in order, in one frame
 // A batch at or below the current seq is old news (a batches frame may repeat what a snapshot
 // already covered) and is skipped; the next one is applied; one further ahead means batches
 // were missed, so the feed reconnects and the server starts it again with a fresh snapshot.
 // A dropped connection is retried with jittered, doubling back-off.
+
+import { statusesFromLetters } from "./venue.js";
 
 const FIRST_RETRY_MS = 500;
 const LONGEST_RETRY_MS = 10_000;
@@ -24,9 +28,13 @@ export class SeatFeed {
   /**
    * onSnapshot(statuses: Map<seatId, status>) replaces every status; onChanges(changes, at)
    * applies one batch; onConnection("live" | "reconnecting") says whether the map is current.
+   * seatOrder: the layout's seat ids in order, to have snapshots come as letters (a twentieth of
+   * the bytes: what a phone on a big venue's map wants).
    */
-  constructor(eventId, { onSnapshot, onChanges, onConnection = () => {} }) {
-    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/events/${eventId}/seats/ws`;
+  constructor(eventId, { onSnapshot, onChanges, onConnection = () => {}, seatOrder = null }) {
+    const query = seatOrder ? "?snapshot=letters" : "";
+    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/events/${eventId}/seats/ws${query}`;
+    this.seatOrder = seatOrder;
     this.handlers = { onSnapshot, onChanges, onConnection };
     this.seq = null;
     this.socket = null;
@@ -64,7 +72,9 @@ export class SeatFeed {
     if (frame.type === "snapshot") {
       this.seq = frame.seq;
       this.retryMs = FIRST_RETRY_MS; // a snapshot means the connection works again
-      this.handlers.onSnapshot(new Map(frame.seats.map(({ seat_id, status }) => [seat_id, status])));
+      this.handlers.onSnapshot(frame.statuses === undefined
+        ? new Map(frame.seats.map(({ seat_id, status }) => [seat_id, status]))
+        : statusesFromLetters(this.seatOrder, frame.statuses));
       this.handlers.onConnection("live");
       return;
     }
