@@ -44,6 +44,7 @@ from bench.stack import (
     wait_for_owners,
 )
 from bench.stats import percentiles
+from domain.errors import EngineUnavailable
 from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import HoldRequest, RejectCode, new_command_id
@@ -119,24 +120,32 @@ async def sell_out(
 
 async def paced(
     client: EngineClient, event: SeededEvent, rate: float, seconds: float, seed: int
-) -> list[float]:
-    """Single hold attempts at a fixed rate (open loop), whatever their outcome."""
+) -> tuple[list[float], int]:
+    """Single hold attempts at a fixed rate (open loop), whatever their outcome: the latencies
+    of those decided, and how many were not decided within the decision timeout (an offered
+    rate the engine cannot keep up with shows as those, not as a crash of the benchmark)."""
     rng = random.Random(seed)
     latencies: list[float] = []
+    timed_out = 0
     pending: set[asyncio.Task[None]] = set()
 
     async def one() -> None:
+        nonlocal timed_out
         seats = tuple(rng.sample(event.seat_ids, rng.randint(1, 4)))
         started = time.perf_counter()
-        await client.submit(
-            HoldRequest(
-                id=new_command_id(),
-                reply_to=client.reply_to,
-                event_id=event.event_id,
-                user_id=rng.choice(event.user_ids),
-                seat_ids=seats,
+        try:
+            await client.submit(
+                HoldRequest(
+                    id=new_command_id(),
+                    reply_to=client.reply_to,
+                    event_id=event.event_id,
+                    user_id=rng.choice(event.user_ids),
+                    seat_ids=seats,
+                )
             )
-        )
+        except EngineUnavailable:
+            timed_out += 1
+            return
         latencies.append(time.perf_counter() - started)
 
     begin = time.perf_counter()
@@ -150,7 +159,7 @@ async def paced(
         sent = max(sent, due)
         await asyncio.sleep(0.001)
     await asyncio.gather(*pending)
-    return latencies
+    return latencies, timed_out
 
 
 async def check_invariants(servers: Servers, shards: int, outcome: Outcome, db: Database) -> None:
@@ -310,11 +319,18 @@ async def run_paced(
             settings = settings_for(servers, ENGINE_SHARDS="1")
             redis = connect_redis(settings.redis)
             async with EngineClient(redis, settings.engine) as client:
-                latencies = await paced(client, event, rate, 3.0 if args.quick else 5.0, seed=1)
+                latencies, timed_out = await paced(
+                    client, event, rate, 3.0 if args.quick else 5.0, seed=1
+                )
             await redis.aclose()
         finally:
             engines.stop()
-    return {"shards": 1, "rate_per_s": round(rate), "latency": percentiles(latencies)}
+    return {
+        "shards": 1,
+        "rate_per_s": round(rate),
+        "latency": percentiles(latencies),
+        "timed_out": timed_out,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

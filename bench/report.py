@@ -72,7 +72,8 @@ def _engine_table(result: dict[str, Any]) -> str:
     lines.append(
         f"Paced at {paced['rate_per_s']}/s on one shard: p50 {paced['latency']['p50_ms']} ms, "
         f"p99 {paced['latency']['p99_ms']} ms, max {paced['latency']['max_ms']} ms "
-        f"({paced['latency']['count']} decisions)."
+        f"({paced['latency']['count']} decisions, {paced['timed_out']} not decided within the "
+        "decision timeout)."
     )
     return "\n".join(lines)
 
