@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Locator, Page
 
     from tests.browser.conftest import NewPage, OpenStack
+    from tests.helpers.catalog import MadeEvent
 
 # The arena lists its floor blocks F1-F4 (500 seats each) first, then section 101 (900).
 FIRST_OF_101: Final = 2_000
@@ -25,6 +26,21 @@ STAGE_RGB: Final = (0x3D, 0x42, 0x50)  # --stage in app.css
 
 def section(page: Page, name: str) -> Locator:
     return page.get_by_role("button", name=re.compile(rf"^Section {name}:"))
+
+
+async def open_event_map(
+    open_stack: OpenStack, new_page: NewPage, *, hall: bool = False
+) -> tuple[MadeEvent, Page]:
+    """A stack with one event on the 20,000-seat arena (or the demo hall), and a new buyer's
+    page open on its map."""
+    stack = await open_stack()
+    if hall:
+        made = await stack.event(layout=demo_layout(), prices=DEMO_PRICES)
+    else:
+        made = await stack.event(layout=arena_layout(), prices=ARENA_PRICES)
+    page = await new_page()
+    await stack.open_as(page, await stack.buyer(), f"#/events/{made.event_id}")
+    return made, page
 
 
 async def stage_pixels(page: Page) -> int:
@@ -47,10 +63,7 @@ async def stage_pixels(page: Page) -> int:
 async def test_the_demo_hall_is_drawn_whole_with_what_each_section_has_left(
     open_stack: OpenStack, new_page: NewPage
 ) -> None:
-    stack = await open_stack()
-    made = await stack.event(layout=demo_layout(), prices=DEMO_PRICES)
-    page = await new_page()
-    await stack.open_as(page, await stack.buyer(), f"#/events/{made.event_id}")
+    _, page = await open_event_map(open_stack, new_page, hall=True)
 
     await expect(page.locator(".seat-map[data-drawn]")).to_be_attached()
     for name in ("Left", "Centre", "Right"):
@@ -63,10 +76,7 @@ async def test_the_demo_hall_is_drawn_whole_with_what_each_section_has_left(
 async def test_the_20000_seat_arena_fits_the_screen_with_no_element_per_seat(
     open_stack: OpenStack, new_page: NewPage
 ) -> None:
-    stack = await open_stack()
-    made = await stack.event(layout=arena_layout(), prices=ARENA_PRICES)
-    page = await new_page()
-    await stack.open_as(page, await stack.buyer(), f"#/events/{made.event_id}")
+    _, page = await open_event_map(open_stack, new_page)
 
     await expect(page.locator(".seat-map[data-drawn]")).to_be_attached()
     await expect(page.locator(".section-choice")).to_have_count(29)
@@ -81,10 +91,7 @@ async def test_the_20000_seat_arena_fits_the_screen_with_no_element_per_seat(
 async def test_a_section_opens_up_close_and_its_seats_are_held(
     open_stack: OpenStack, new_page: NewPage
 ) -> None:
-    stack = await open_stack()
-    made = await stack.event(layout=arena_layout(), prices=ARENA_PRICES)
-    page = await new_page()
-    await stack.open_as(page, await stack.buyer(), f"#/events/{made.event_id}")
+    made, page = await open_event_map(open_stack, new_page)
     first, second = made.seat_ids[FIRST_OF_101], made.seat_ids[FIRST_OF_101 + 1]
 
     await section(page, "101").click()
@@ -103,10 +110,7 @@ async def test_a_section_opens_up_close_and_its_seats_are_held(
 async def test_a_click_on_a_section_of_the_map_zooms_into_it(
     open_stack: OpenStack, new_page: NewPage
 ) -> None:
-    stack = await open_stack()
-    made = await stack.event(layout=arena_layout(), prices=ARENA_PRICES)
-    page = await new_page()
-    await stack.open_as(page, await stack.buyer(), f"#/events/{made.event_id}")
+    made, page = await open_event_map(open_stack, new_page)
     # Each section's label sits over its middle (and lets clicks through to the map).
     label = page.locator(".section-label", has_text="101 · 900 left")
     await expect(label).to_be_visible()
@@ -122,10 +126,7 @@ async def test_a_click_on_a_section_of_the_map_zooms_into_it(
 async def test_the_wheel_and_the_zoom_buttons_bring_seats_close_enough_to_pick(
     open_stack: OpenStack, new_page: NewPage
 ) -> None:
-    stack = await open_stack()
-    made = await stack.event(layout=arena_layout(), prices=ARENA_PRICES)
-    page = await new_page()
-    await stack.open_as(page, await stack.buyer(), f"#/events/{made.event_id}")
+    _, page = await open_event_map(open_stack, new_page)
     await expect(page.locator(".seat-map[data-drawn]")).to_be_attached()
     box = await page.locator(".map-box").bounding_box()
     assert box is not None
@@ -167,10 +168,7 @@ async def test_another_buyers_hold_recolours_the_seat_and_the_section_count(
 async def test_the_keyboard_goes_from_section_to_row_to_seat(
     open_stack: OpenStack, new_page: NewPage
 ) -> None:
-    stack = await open_stack()
-    made = await stack.event(layout=demo_layout(), prices=DEMO_PRICES)
-    page = await new_page()
-    await stack.open_as(page, await stack.buyer(), f"#/events/{made.event_id}")
+    made, page = await open_event_map(open_stack, new_page, hall=True)
     # Centre's seats follow Left's 165; its row 1 has 12 seats.
     row_1_seat_1, row_2_seat_1, row_2_seat_2 = (
         seat_button(page, made.seat_ids[165 + offset]) for offset in (0, 12, 13)
