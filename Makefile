@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run observe test chaos bench lint format migrate venv system-packages browser-packages prometheus-package clean clean-data
+.PHONY: help run observe test chaos bench lint format migrate venv system-packages browser-packages prometheus-package load-tools clean clean-data
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,7 +26,7 @@ run: venv system-packages ## Start Redis, MariaDB (data in .data/), migrate, loa
 observe: venv prometheus-package ## Start Prometheus (loopback, port 9095) scraping the make run stack; data in .data/prometheus/
 	exec $(BIN)/python -m devstack.prometheus
 
-test: lint browser-packages ## Lint, type-check, then the whole pytest suite (it starts its own servers and browser)
+test: lint browser-packages load-tools ## Lint, type-check, then the whole pytest suite (it starts its own servers and browser)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The fault suite at full size: bigger rushes and longer outages (`make test` runs it at scale 1).
@@ -34,11 +34,20 @@ CHAOS_SCALE ?= 5
 chaos: venv system-packages ## Fault suite (kill -9, SIGSTOP, Redis/MariaDB outages, SIGTERM) with a results table
 	CHAOS_SCALE=$(CHAOS_SCALE) $(BIN)/pytest -m chaos tests/chaos $(PYTEST_ARGS)
 
-# Each benchmark starts its own servers and processes; results go to bench/results/.
-bench: venv system-packages ## Benchmarks: the engine alone, its memory, then the whole stack in a rush (about 2 min on 2 cores)
-	$(BIN)/python -m bench.engine
+# Each benchmark starts its own servers and processes; results go to bench/results/. The
+# engine's open-loop sweep and the hold-only rush's (bench.holdrush, driven by wrk) feed the
+# latency-vs-load chart that bench.curve draws from their reports.
+ENGINE_SWEEP ?= 1000,2000,4000
+# Shards x engine processes sold out by `make bench` (kept short: the whole target stays under
+# 5 minutes); `python -m bench.engine` alone sells out 1, 2, 4, 8 shards x 1, 2 processes.
+ENGINE_CONFIGS ?= 1x1
+bench: venv system-packages load-tools ## Benchmarks: the engine alone, its memory, the whole stack in a rush, then behind a waiting room, the hold-only rush under wrk, the latency-vs-load chart (about 5 min on 2 cores)
+	$(BIN)/python -m bench.engine --configs $(ENGINE_CONFIGS) --sweep $(ENGINE_SWEEP)
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.rush
+	$(BIN)/python -m bench.rush --waiting-room
+	$(BIN)/python -m bench.holdrush
+	$(BIN)/python -m bench.curve
 
 lint: venv ## ruff check, ruff format --check, mypy
 	$(BIN)/ruff check
@@ -62,6 +71,9 @@ browser-packages: ## The same, and chromium and prometheus for the browser and m
 
 prometheus-package: ## The same, and prometheus (with promtool) for make observe
 	@bash devstack/ensure-system-packages.sh --with-prometheus
+
+load-tools: ## The same, and the C load generators wrk and h2load for the benchmarks
+	@bash devstack/ensure-system-packages.sh --with-load-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

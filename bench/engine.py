@@ -13,6 +13,13 @@ client's round trip. `--no-metrics` runs the engines with METRICS_PORT=0 instead
 what the metrics cost.
 
     python -m bench.engine [--seats 20000] [--buyers 5000] [--quick] [--no-metrics]
+                           [--sweep 1000,2000,... [--sweep-seconds 3]]
+
+`--sweep` then offers holds to one shard at each rate, open loop (bench.engine_sweep), for the
+latency-vs-load curve (bench.curve).
+
+`--best-available` runs bench.best_available instead: best-available decisions against picked
+holds on one shard.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.buyers import SeatMap
+from bench.curve import table as sweep_table
+from bench.engine_sweep import rates, sweep_report
 from bench.metrics import EngineScrape, scrape_engines
 from bench.procstats import UsageMeter, server_pids
 from bench.report import write_report
@@ -56,6 +65,7 @@ log = logging.getLogger("bench.engine")
 
 EVENTS = 8
 IN_FLIGHT = 1000
+CLOSED_LOOP_TIMEOUT_SECONDS = 60
 
 
 class InvariantBroken(AssertionError):
@@ -209,11 +219,7 @@ async def reset(servers: Servers, db: Database) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    configs = (
-        [(shards, processes) for processes in (1, 2) for shards in (1, 2, 4, 8)]
-        if not args.quick
-        else [(1, 1), (2, 2)]
-    )
+    configs = args.configs if not args.quick else [(1, 1), (2, 2)]
     rows: list[dict[str, Any]] = []
     async with private_servers() as servers:
         settings = settings_for(servers)
@@ -238,7 +244,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     try:
                         await wait_for_owners(servers.redis_url, shards)
                         counted_before = await scrape_engines(engines.metrics_urls)
-                        client_settings = settings_for(servers, ENGINE_SHARDS=str(shards))
+                        # A closed loop of IN_FLIGHT buyers queues by design (Little's law):
+                        # a slow machine must lengthen the waits, not crash the run.
+                        client_settings = settings_for(
+                            servers,
+                            ENGINE_SHARDS=str(shards),
+                            ENGINE_DECISION_TIMEOUT_SECONDS=str(CLOSED_LOOP_TIMEOUT_SECONDS),
+                        )
                         redis = connect_redis(client_settings.redis)
                         meter = UsageMeter(
                             {
@@ -281,9 +293,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 log.info("%s", row)
                 rows.append(row)
             paced_row = await run_paced(servers, db, rows[0]["decisions_per_s"] / 2, args)
+            swept = await sweep_report(servers, db, args, reset)
         finally:
             await db.close()
-    return {"configurations": rows, "paced": paced_row}
+    return {"configurations": rows, "paced": paced_row, **swept}
 
 
 def _engine_counted(
@@ -333,6 +346,17 @@ async def run_paced(
     }
 
 
+def configurations(text: str) -> list[tuple[int, int]]:
+    """`1x1,4x1,1x2` as (shards, engine processes) pairs."""
+    try:
+        pairs = [tuple(int(n) for n in item.split("x")) for item in text.split(",")]
+    except ValueError:
+        pairs = []
+    if not pairs or any(len(pair) != 2 or min(pair) < 1 for pair in pairs):
+        raise argparse.ArgumentTypeError(f"expected SHARDSxPROCESSES,… such as 1x1,4x1: {text!r}")
+    return [(pair[0], pair[1]) for pair in pairs]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.engine")
     parser.add_argument("--seats", type=int, default=20_000)
@@ -344,17 +368,41 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="engines without metrics (METRICS_PORT=0), to measure what they cost",
     )
+    parser.add_argument(
+        "--best-available",
+        action="store_true",
+        help="best-available against picked holds on a 20,000-seat arena (bench.best_available)",
+    )
+    parser.add_argument(
+        "--configs",
+        type=configurations,
+        default=[(shards, processes) for processes in (1, 2) for shards in (1, 2, 4, 8)],
+        help="shards x engine processes to sell out, e.g. 1x1,4x1,1x2 (default: 1-8 x 1-2)",
+    )
+    parser.add_argument(
+        "--sweep", type=rates, default=(), help="open-loop rates on one shard, e.g. 1000,2000"
+    )
+    parser.add_argument("--sweep-seconds", type=float, default=3.0)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
     if args.quick:
         args.seats, args.buyers = min(args.seats, 800), min(args.buyers, 300)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # Imported here: bench.best_available builds on this module.
+    from bench.best_available import run_best_available
+
+    name, runner = (
+        ("best-available", run_best_available) if args.best_available else ("engine", run)
+    )
     try:
-        result = asyncio.run(run(args))
+        result = asyncio.run(runner(args))
     except InvariantBroken as exc:
         print(f"INVARIANT BROKEN: {exc}", file=sys.stderr)
         return 1
-    print(write_report("engine", result, args.out))
+    print(write_report(name, result, args.out))
+    if result.get("sweep"):
+        print("\nOne shard, open loop (bench.engine_sweep):\n")
+        print(sweep_table(result["sweep"], client="load client"))
     return 0
 
 

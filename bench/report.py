@@ -38,9 +38,33 @@ def write_report(name: str, result: dict[str, Any], out: Path) -> str:
         table = _engine_table(result)
     elif name == "rush":
         table = _rush_table(document)
+    elif name == "waiting-room":
+        table = _waiting_room_table(document)
+    elif name == "best-available":
+        table = _best_available_table(result)
     else:
         table = "\n".join(f"| {key} | {value} |" for key, value in result.items())
     return f"{table}\n\n(written to {path})"
+
+
+def _best_available_table(result: dict[str, Any]) -> str:
+    lines = [
+        f"{result['seats']} seats, {result['buyers']} buyers, one shard:",
+        "",
+        "| mix | decisions | decisions/s | p50 ms | p99 ms | engine CPU s "
+        "| engine CPU µs per decision | seats held | invariants |",
+        "|---|---:|---:|---|---|---:|---:|---:|---|",
+    ]
+    for row in result["runs"]:
+        latency = row["latency"]
+        p50 = " · ".join(f"{kind} {latency[kind]['p50_ms']}" for kind in latency)
+        p99 = " · ".join(f"{kind} {latency[kind]['p99_ms']}" for kind in latency)
+        lines.append(
+            f"| {row['mix']} | {row['decisions']} | {row['decisions_per_s']} | {p50} | {p99} "
+            f"| {row['engine_cpu_s']} | {row['engine_cpu_us_per_decision']} "
+            f"| {row['seats_held']} | {row['invariants']} |"
+        )
+    return "\n".join(lines)
 
 
 def _engine_table(result: dict[str, Any]) -> str:
@@ -174,4 +198,66 @@ def _stored(stored: dict[str, Any]) -> str:
         f"{stored['bookings']} bookings; {stored['payments_open_for_ended_holds']} payments "
         f"still open for ended holds ({stored['of_which_planned_after_hold_ended']} planned "
         "after their hold ended)"
+    )
+
+
+def _waiting_room_table(document: dict[str, Any]) -> str:
+    config, joins, admission = document["config"], document["joins"], document["admission"]
+    fair, estimate, holds = document["fairness"], document["estimated_wait"], document["holds"]
+    sockets, host = document["queue_sockets"], document["machine"]
+    lines = [
+        f"Waiting-room rush at {document['at']} on {host['cores']} cores, "
+        f"{host['memory_gib']} GiB: `{document['command']}`",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| seats / buyers / queue sockets | {config['seats']} / {config['buyers']} / "
+        f"{config['sockets']} ({config['pre_queue_share']:.0%} in the pre-queue, the rest "
+        f"within {config['join_window_s']} s of the start; {config['processes']} load "
+        "processes) |",
+        f"| room | {config['admissions_per_minute']} admissions/min, at most "
+        f"{config['max_inside']} inside, sessions {config['session_seconds']} s |",
+        f"| joins | {joins['answered']} of {joins['buyers']} answered (the last "
+        f"{_seconds(joins['all_answered_after_start_s'])} after the start); "
+        f"{_latency(joins['latency'])} |",
+        f"| run ended | {document['ended']}: last admission "
+        f"{admission['last_admission_after_start_s']} s after the start, sold out after "
+        f"{admission['sold_out_after_start_s']} s |",
+        f"| admitted / shopped | {fair['admitted']} / {admission['shopped']} (peak inside "
+        f"{admission['peak_inside']}, most waiting {admission['most_waiting']}) |",
+        f"| admissions out of rank order | {fair['out_of_rank_order']} (ranks 1..N: "
+        f"{fair['ranks_are_1_to_n']}) |",
+        f"| pre-queue: Spearman(arrival, rank) | {fair['pre_queue_spearman_arrival_vs_rank']} "
+        f"over {fair['pre_queue_places']} places |",
+        f"| estimated minus real wait | {_estimate(estimate)} |",
+        f"| hold latency, every hold | {_latency(holds['latency'])} |",
+        f"| hold latency while {holds['crowd']}+ wait | {_latency(holds['while_crowd_waits'])} |",
+        f"| … of those, once every join was answered | "
+        f"{_latency(holds['after_joins_while_crowd_waits'])} |",
+        f"| holds | {holds['granted']} granted, {holds['buyers_without_hold']} admitted buyers "
+        f"without one, {holds['unanswered']} unanswered |",
+        f"| checkout outcomes | {_pairs(document['checkout']['outcomes'])} |",
+        f"| queue sockets | {sockets['open']} open after {sockets['open_after_s']} s; "
+        f"{sockets['frames']} frames, push {_latency(sockets['push_latency'])}; "
+        f"{sockets['reconnects']} reconnects |",
+        f"| join/status responses | {_pairs(joins['responses'])} |",
+        f"| 5xx | {_server_errors(document['server_errors'])} |",
+        f"| child log warnings/errors | {_complaints(document['child_logs'])} |",
+        f"| invariants | {_invariants(document['invariants'])} |",
+        "",
+        "| process | peak RSS MiB | CPU s from the go to the end of admission |",
+        "|---|---:|---:|",
+    ]
+    for name, usage in document["processes"].items():
+        lines.append(f"| {name} | {usage['peak_rss_mib']} | {usage['cpu_s']} |")
+    return "\n".join(lines)
+
+
+def _estimate(estimate: dict[str, Any]) -> str:
+    if not estimate["count"]:
+        return "no estimate given"
+    return (
+        f"median {estimate['median_error_s']} s, median |error| "
+        f"{estimate['median_abs_error_s']} s, p90 |error| {estimate['p90_abs_error_s']} s "
+        f"(n={estimate['count']}; positive: admitted sooner than promised)"
     )

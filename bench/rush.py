@@ -11,6 +11,9 @@ Afterwards, once every hold has ended and the journal has drained, the invariant
     python -m bench.rush [--seats 20000] [--buyers 5000] [--watchers 500] [--pay-share 0.3]
                          [--release-share 0.1] [--hold-ttl 30] [--in-flight 1000] [--quick]
                          [--out bench/results] [--logs DIR]
+
+With `--waiting-room` the crowd (50,000 buyers by default) queues in front of the sale first:
+see `bench.waiting_room`.
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ from bench.stack import (
     wait_until_ready,
 )
 from bench.summary import Measured, summarise
+from bench.waiting_room import (
+    DEFAULT_ADMISSIONS_PER_MINUTE,
+    DEFAULT_MAX_INSIDE,
+    RoomConfig,
+)
+from bench.waiting_room import run as run_waiting_room
 from bench.watchers import LiveMap, Watchers
 from bench.writebehind import LagSampler, wait_drained
 from config import Settings
@@ -337,7 +346,9 @@ async def _interruptible(work: Coroutine[Any, Any, T]) -> T:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rush")
     parser.add_argument("--seats", type=int, default=20_000)
-    parser.add_argument("--buyers", type=int, default=5_000)
+    parser.add_argument(
+        "--buyers", type=int, help="5,000 (50,000 with --waiting-room); --quick: a few hundred"
+    )
     parser.add_argument("--watchers", type=int, default=500)
     parser.add_argument("--pay-share", type=float, default=0.3)
     parser.add_argument("--release-share", type=float, default=0.1)
@@ -350,10 +361,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--screenshot", type=Path, help="save a PNG of the seat map in a browser mid-rush"
     )
+    room = parser.add_argument_group("waiting room (bench.waiting_room)")
+    room.add_argument(
+        "--waiting-room", action="store_true", help="the crowd queues in a waiting room first"
+    )
+    room.add_argument("--sockets", type=int, default=10_000, help="queue websockets kept open")
+    room.add_argument("--pre-queue-share", type=float, default=0.2)
+    room.add_argument(
+        "--pre-queue-seconds", type=float, default=10.0, help="from the go to the sale's start"
+    )
+    room.add_argument("--admissions-per-minute", type=int, default=DEFAULT_ADMISSIONS_PER_MINUTE)
+    room.add_argument("--max-inside", type=int, default=DEFAULT_MAX_INSIDE)
+    room.add_argument("--session-seconds", type=int, default=60)
+    room.add_argument(
+        "--load-processes", type=int, default=2, help="load processes sharing the buyers"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--logs", type=Path, help="keep the children's logs in this folder")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.waiting_room:
+        return _waiting_room(parser, args, argv)
+    if args.buyers is None:
+        args.buyers = 5_000
     if args.quick:
         args.seats, args.buyers = min(args.seats, 300), min(args.buyers, 150)
         args.watchers, args.hold_ttl = min(args.watchers, 10), min(args.hold_ttl, 10.0)
@@ -376,10 +407,49 @@ def main(argv: list[str] | None = None) -> int:
         screenshot=args.screenshot,
         logs=args.logs,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     result = uvloop.run(_interruptible(run(config)))
     command = " ".join(["python -m bench.rush", *(sys.argv[1:] if argv is None else argv)])
     print(write_report("rush", {"command": command, **result}, args.out))
+    if result["invariants"] != "ok":
+        print("INVARIANT BROKEN:\n" + "\n".join(result["invariants"]), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _waiting_room(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None
+) -> int:
+    buyers = args.buyers or (300 if args.quick else 50_000)
+    if args.quick:
+        args.seats, args.sockets = min(args.seats, 1000), min(args.sockets, 60)
+        args.hold_ttl = min(args.hold_ttl, 10.0)
+    if min(args.seats, buyers, args.sockets, args.load_processes, args.in_flight) < 1:
+        parser.error("--seats, --buyers, --sockets, --load-processes and --in-flight must be >= 1")
+    if not 0 <= args.pre_queue_share <= 1:
+        parser.error("--pre-queue-share must lie between 0 and 1")
+    if args.pre_queue_seconds < 1:
+        parser.error("--pre-queue-seconds must be at least 1")
+    config = RoomConfig(
+        seats=args.seats,
+        buyers=buyers,
+        sockets=min(args.sockets, buyers),
+        pre_queue_share=args.pre_queue_share,
+        pre_queue_s=min(args.pre_queue_seconds, 2.0) if args.quick else args.pre_queue_seconds,
+        join_window_s=3.0 if args.quick else 10.0,
+        admissions_per_minute=args.admissions_per_minute,
+        max_inside=args.max_inside,
+        session_seconds=args.session_seconds,
+        processes=args.load_processes,
+        web_processes=args.web_processes,
+        in_flight=args.in_flight,
+        pay_share=args.pay_share,
+        release_share=args.release_share,
+        hold_ttl_s=args.hold_ttl,
+        logs=args.logs,
+    )
+    result = uvloop.run(_interruptible(run_waiting_room(config)))
+    command = " ".join(["python -m bench.rush", *(sys.argv[1:] if argv is None else argv)])
+    print(write_report("waiting-room", {"command": command, **result}, args.out))
     if result["invariants"] != "ok":
         print("INVARIANT BROKEN:\n" + "\n".join(result["invariants"]), file=sys.stderr)
         return 1

@@ -60,6 +60,7 @@ class Grant:
 @dataclass(slots=True)
 class Tally:
     hold_latencies_s: list[float] = field(default_factory=list)
+    hold_decided_epoch_s: list[float] = field(default_factory=list)  # one per latency
     checkout_latencies_s: list[float] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
     responses: Counter[str] = field(default_factory=Counter)  # "hold 409 seats_unavailable"
@@ -114,6 +115,10 @@ class Shoppers:
 
     async def _buyer(self, user_id: int, token: str, go: asyncio.Event) -> None:
         await go.wait()
+        await self.shop(user_id, token)
+
+    async def shop(self, user_id: int, token: str) -> None:
+        """One buyer's visit: hold, then pay, release or walk away (`in_flight` at once)."""
         auth = {"Authorization": f"Bearer {token}"}
         async with self._gate:
             grant = await self._hold(user_id, auth)
@@ -151,10 +156,16 @@ class Shoppers:
             started = time.perf_counter()
             if self.tally.first_sent is None:
                 self.tally.first_sent = started
-            answer = await self._call("hold", "POST", url, headers, {"seat_ids": list(seats)})
+            try:
+                answer = await self._call("hold", "POST", url, headers, {"seat_ids": list(seats)})
+            except asyncio.CancelledError:
+                # Given up mid-request (a run's deadline): it may still be decided.
+                self.tally.unanswered_holds += 1
+                raise
             if answer.status in (201, 409):
                 decided = time.perf_counter()
                 self.tally.hold_latencies_s.append(decided - started)
+                self.tally.hold_decided_epoch_s.append(time.time())
                 self.tally.last_decided = decided
                 return answer
             if answer.status not in RETRIED:

@@ -7,6 +7,7 @@ Every value is parsed and checked once, at start-up, by `Settings.from_env`. A b
 from __future__ import annotations
 
 import enum
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -132,6 +133,9 @@ class Rate:
         return rate
 
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LimitSettings:
     """Request rate limits (gateway.limits). `enabled=False` is for the benchmark only, whose
@@ -148,6 +152,14 @@ class LimitSettings:
     # of 60 leaves room for a busy page or a few people behind one address.
     seat_map_per_ip: Rate = Rate(60, 60)
     websockets_per_ip: int = 20
+    # Queue joins per client IP. A join is answered from the engine once per account and then
+    # repeated, so this is generous: a rush is many addresses, and a few buyers may share one.
+    queue_join_per_ip: Rate = Rate(30, 60)
+    # Queue-screen websocket connects, counted like the seat map's.
+    queue_socket_per_ip: Rate = Rate(60, 60)
+    # The reverse proxies whose X-Forwarded-For is believed (gateway.limits.client_ip); empty:
+    # the peer address is the client, whatever headers say.
+    trusted_proxies: tuple[IpNetwork, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,6 +287,13 @@ class _Reader:
                 "RATE_LIMIT_SEAT_MAP_PER_IP", defaults.seat_map_per_ip, Rate.parse
             ),
             websockets_per_ip=self._positive_int("WS_MAX_PER_IP", defaults.websockets_per_ip),
+            queue_join_per_ip=self._get(
+                "RATE_LIMIT_QUEUE_JOIN_PER_IP", defaults.queue_join_per_ip, Rate.parse
+            ),
+            queue_socket_per_ip=self._get(
+                "RATE_LIMIT_QUEUE_SOCKET_PER_IP", defaults.queue_socket_per_ip, Rate.parse
+            ),
+            trusted_proxies=self._get("TRUSTED_PROXIES", (), _networks),
         )
         engine = EngineSettings(
             shards=self._positive_int("ENGINE_SHARDS", 4),
@@ -412,6 +431,21 @@ def _http_url(raw: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("expected an http(s):// URL")
     return raw.rstrip("/")
+
+
+def _networks(raw: str) -> tuple[IpNetwork, ...]:
+    """Comma-separated addresses or CIDR networks; an address is a network of one."""
+    networks = []
+    for item in raw.split(","):
+        text = item.strip()
+        if not text:
+            raise ValueError("expected comma-separated IP addresses or networks, e.g. 10.0.0.0/8")
+        try:
+            # strict: 10.0.0.1/8 is a typo for an address or a network, not a guess to make.
+            networks.append(ipaddress.ip_network(text, strict=True))
+        except ValueError as exc:
+            raise ValueError(f"{text!r} is not an IP address or network ({exc})") from None
+    return tuple(networks)
 
 
 def _one_of(*choices: str) -> Callable[[str], str]:

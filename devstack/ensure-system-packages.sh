@@ -3,18 +3,23 @@
 # mariadb-server and mariadb-client; with --with-browser (`make test`) also the chromium that the
 # browser tests (tests/browser) and bench/screenshot.py drive through Playwright, which running
 # the app does not need; with --with-prometheus (`make test`, `make observe`) also prometheus,
-# whose `prometheus` and `promtool` the metrics tests (tests/telemetry) run. It looks for the binaries themselves, so when they are there (however
-# they got there) it does nothing and costs a few milliseconds; it runs before every `make run`
-# and `make test`, which is why it has no stamp file that could go stale.
+# whose `prometheus` and `promtool` the metrics tests (tests/telemetry) run; with
+# --with-load-tools (`make bench`, `make test`) also the C load generators the hold-only rush
+# (bench/holdrush.py) drives the gateway with: `wrk` and nghttp2-client's `h2load`. It looks for
+# the binaries themselves, so when they are there (however they got there) it does nothing and
+# costs a few milliseconds; it runs before every `make run` and `make test`, which is why it has
+# no stamp file that could go stale.
 set -euo pipefail
 
 with_browser=false
 with_prometheus=false
+with_load_tools=false
 for argument in "$@"; do
   case "$argument" in
     --with-browser) with_browser=true ;;
     --with-prometheus) with_prometheus=true ;;
-    *) echo "usage: $0 [--with-browser] [--with-prometheus]" >&2; exit 2 ;;
+    --with-load-tools) with_load_tools=true ;;
+    *) echo "usage: $0 [--with-browser] [--with-prometheus] [--with-load-tools]" >&2; exit 2 ;;
   esac
 done
 
@@ -41,6 +46,11 @@ fi
 if $with_prometheus; then
   have prometheus promtool || packages+=(prometheus)
 fi
+# A load client in C costs a small fraction of the server's CPU; a Python one hides the server.
+if $with_load_tools; then
+  have wrk || packages+=(wrk)
+  have h2load || packages+=(nghttp2-client)
+fi
 
 if [ ${#packages[@]} -eq 0 ]; then
   exit 0
@@ -48,8 +58,8 @@ fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "Missing: ${packages[*]}. This is not a Debian-like system: install Redis, MariaDB," \
-    "Chromium and Prometheus (redis-server, mariadbd, mariadb-install-db, mariadb, chromium," \
-    "prometheus, promtool) with your package manager." >&2
+    "Chromium, Prometheus, wrk and h2load (redis-server, mariadbd, mariadb-install-db, mariadb," \
+    "chromium, prometheus, promtool, wrk, h2load) with your package manager." >&2
   exit 1
 fi
 

@@ -33,6 +33,9 @@ MAX_COORDINATE: Final = 10_000.0
 MIN_SPACING: Final = 0.1
 MAX_SPACING: Final = 10.0
 DEFAULT_MAX_SEATS_PER_BUYER: Final = 6
+# An organizer's seat ranks (domain/seat_ranking.py): 1 is the best; more tiers than this are
+# never needed, and the column is an INT.
+MAX_RANK: Final = 1000
 
 # Column widths in 0001_initial.sql; checking them here gives a clear 422 instead of a
 # truncation error from MariaDB.
@@ -54,6 +57,7 @@ _EVENT_FIELDS: Final = frozenset(
         "currency",
         "max_seats_per_buyer",
         "prices",
+        "no_single_gaps",
     }
 )
 
@@ -69,6 +73,17 @@ class RowSpec:
     label: str
     numbers: tuple[int, ...]
     category: str
+    # The organizer's override of the seat order (domain/seat_ranking.py): the row's rank, and
+    # (seat number, rank) pairs for seats ranked apart from their row. None and () by default:
+    # then distance from the stage alone decides.
+    rank: int | None = None
+    seat_ranks: tuple[tuple[int, int], ...] = ()
+
+    def rank_of(self, number: int) -> int | None:
+        for seat, rank in self.seat_ranks:
+            if seat == number:
+                return rank
+        return self.rank
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +99,7 @@ class SeatPosition:
     row: str
     number: int
     category: str
+    rank: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +118,9 @@ class VenueLayout:
         for section in self.sections:
             for row in section.rows:
                 for number in row.numbers:
-                    yield SeatPosition(section.name, row.label, number, row.category)
+                    yield SeatPosition(
+                        section.name, row.label, number, row.category, row.rank_of(number)
+                    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,13 +133,18 @@ class EventSpec:
     currency: str
     max_seats_per_buyer: int = DEFAULT_MAX_SEATS_PER_BUYER
     prices: Mapping[str, int]
+    # Refuse holds that strand a single free seat (engine/seat_index.py); off unless asked.
+    no_single_gaps: bool = False
 
 
 def parse_venue_layout(obj: Any) -> VenueLayout:
     """A venue from `{"name", "categories": [{"code", "name"}], "sections": [...]}`.
 
-    A section lists its rows, `{"name", "rows": [{"label", "seats", "category"}]}`, where
-    `seats` is a count (numbered 1..n) or a list of seat numbers for rows with gaps; or it uses
+    A section lists its rows, `{"name", "rows": [{"label", "seats", "category", "rank"?,
+    "seat_ranks"?}]}`, where `seats` is a count (numbered 1..n) or a list of seat numbers for
+    rows with gaps, and the optional ranks override the seat order of best-available holds
+    (`rank` for the row, `seat_ranks` as `{"seat number": rank}`; 1 is best, see
+    domain/seat_ranking.py); or it uses
     the compact form `{"name", "rows": 10, "seats": 20, "category": "A"}`: rows labelled 1..10,
     each with seats 1..20, all in one category.
 
@@ -200,7 +223,8 @@ def geometry_document(layout: VenueLayout) -> dict[str, Any] | None:
 
 def parse_event_spec(obj: Any) -> EventSpec:
     """An event from `{"venue_id", "name", "starts_at", "sale_starts_at", "sale_ends_at",
-    "currency", "max_seats_per_buyer"?, "prices": {category_code: amount_minor}}`."""
+    "currency", "max_seats_per_buyer"?, "prices": {category_code: amount_minor},
+    "no_single_gaps"?}`."""
     body = _object(obj, "event")
     _only(body, "", _EVENT_FIELDS)
     venue_id = _integer(body.get("venue_id"), "venue_id", 1, 2**63 - 1)
@@ -229,6 +253,9 @@ def parse_event_spec(obj: Any) -> EventSpec:
         code: _integer(amount, f"prices.{code}", 0, MAX_PRICE_MINOR)
         for code, amount in prices_obj.items()
     }
+    no_single_gaps = False
+    if body.get("no_single_gaps") is not None:
+        no_single_gaps = _typed(body["no_single_gaps"], "no_single_gaps", bool)
     return EventSpec(
         venue_id=venue_id,
         name=name,
@@ -238,6 +265,7 @@ def parse_event_spec(obj: Any) -> EventSpec:
         currency=currency,
         max_seats_per_buyer=max_seats,
         prices=prices,
+        no_single_gaps=no_single_gaps,
     )
 
 
@@ -353,11 +381,33 @@ def _section(obj: Any, path: str, codes: set[str], budget: _SeatBudget) -> Secti
 
 def _row(obj: Any, path: str, codes: set[str], budget: _SeatBudget) -> RowSpec:
     body = _object(obj, path)
-    _only(body, path, {"label", "seats", "category"})
+    _only(body, path, {"label", "seats", "category", "rank", "seat_ranks"})
     label = _text(body, "label", f"{path}.label", _ROW_LABEL_MAX)
     numbers = _numbers(body.get("seats"), f"{path}.seats")
     budget.take(len(numbers), path)
-    return RowSpec(label, numbers, _category_code(body.get("category"), f"{path}.category", codes))
+    category = _category_code(body.get("category"), f"{path}.category", codes)
+    rank = None
+    if body.get("rank") is not None:
+        rank = _integer(body["rank"], f"{path}.rank", 1, MAX_RANK)
+    return RowSpec(label, numbers, category, rank, _seat_ranks(body, path, numbers))
+
+
+def _seat_ranks(
+    body: dict[str, Any], path: str, numbers: tuple[int, ...]
+) -> tuple[tuple[int, int], ...]:
+    """`{"seat number": rank}` for seats of this row, as (number, rank) pairs by number."""
+    if body.get("seat_ranks") is None:
+        return ()
+    ranks = _typed(body["seat_ranks"], f"{path}.seat_ranks", dict)
+    known = set(numbers)
+    pairs = []
+    for key, value in ranks.items():
+        where = f"{path}.seat_ranks.{key}"
+        number = int(key) if isinstance(key, str) and key.isascii() and key.isdigit() else None
+        if number is None or number not in known:
+            raise InvalidInput(f"'{where}' names no seat of this row", field=where)
+        pairs.append((number, _integer(value, where, 1, MAX_RANK)))
+    return tuple(sorted(pairs))
 
 
 def _numbers(raw: Any, path: str) -> tuple[int, ...]:

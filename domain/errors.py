@@ -70,6 +70,12 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class NotAdmitted(Forbidden):
+    """Holds and checkouts of an event with a waiting room need an admission from its queue."""
+
+    code = "not_admitted"
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"
@@ -85,7 +91,17 @@ class EmailTaken(Conflict):
 
 
 class SeatsUnavailable(Conflict):
+    """Picked seats were taken (`seat_ids`), or a best-available search found none (`reason`:
+    `not_together` or `not_enough`, with a message the page can show as it is)."""
+
     code = "seats_unavailable"
+
+
+class OrphanSeat(Conflict):
+    """The event refuses holds that leave one free seat alone (`no_single_gaps`); the details
+    name that seat (`seat_id`, `section`, `row`, `number`) so the buyer can shift by one."""
+
+    code = "orphan_seat"
 
 
 class LimitExceeded(Conflict):
@@ -98,6 +114,14 @@ class SaleNotOpen(Conflict):
 
 class HoldNotActive(Conflict):
     code = "hold_not_active"
+
+
+class NoWaitingRoom(Conflict):
+    code = "no_waiting_room"
+
+
+class QueueNotOpen(Conflict):
+    code = "queue_not_open"
 
 
 class RateLimited(DomainError):

@@ -26,11 +26,16 @@ from engine.loader import EventLoader
 from engine.metrics import ShardMetrics
 from engine.protocol import (
     BeginCheckoutRequest,
+    BestAvailableRequest,
     CancelCheckoutRequest,
     Command,
+    ConfigureEventRequest,
+    ConfigureQueueRequest,
     ConfirmRequest,
     ExpireRequest,
     HoldRequest,
+    JoinQueueRequest,
+    LeaveQueueRequest,
     MalformedCommand,
     RejectCode,
     ReleaseRequest,
@@ -76,7 +81,6 @@ class SeatActor:
         metrics: ShardMetrics | None = None,
     ) -> None:
         self._redis = redis
-        self._scripts = scripts
         self._keys = keys
         self._lease = lease
         self._recovery = recovery
@@ -93,8 +97,12 @@ class SeatActor:
         # answered "retry" rather than waited for.
         self._loading: set[int] = set()
         self._unsent_replies: list[tuple[str, bytes]] = []
+        # The next batch, taken in the same round trip as the last apply.
+        self._taken_ahead: list[bytes] = []
         self._ready = ready
         self._metrics = metrics
+        self._slow_logged_at = 0.0
+        self._slow_unlogged = 0
 
     @property
     def state(self) -> ShardState:
@@ -105,6 +113,7 @@ class SeatActor:
         """Recover, then decide batches until `stopping` is set; a batch in hand is finished."""
         started = time.perf_counter()
         await self._recovery.recover(self._state, self._flusher, self._clock.now_ms())
+        await self._queue.prepare()
         if self._metrics is not None:
             self._metrics.recovered(time.perf_counter() - started)
         self._ready.set()
@@ -123,13 +132,15 @@ class SeatActor:
 
     async def turn(self) -> int:
         """Take, decide and apply one batch; return how many commands it decided."""
-        replies, self._unsent_replies = self._unsent_replies, []
-        try:
-            raws = await self._queue.take(self._block_seconds(), replies)
-        except LeaseLost:
-            if self._metrics is not None:
-                self._metrics.fenced()
-            raise
+        raws, self._taken_ahead = self._taken_ahead, []
+        if not raws:
+            replies, self._unsent_replies = self._unsent_replies, []
+            try:
+                raws = await self._queue.take(self._block_seconds(), replies)
+            except LeaseLost:
+                if self._metrics is not None:
+                    self._metrics.fenced()
+                raise
         now_ms = self._clock.now_ms()
         effects = Effects(self._keys, now_ms)
         commands = self._decode(raws)
@@ -158,11 +169,15 @@ class SeatActor:
                 now_ms,
                 effects,
             )
-        if not raws and not effects.changes_state:
+        admitted = self._state.tick_rooms(now_ms, effects)
+        if not raws and not effects.writes_anything:
             return 0
-        await self._apply(effects, taken=len(raws))
+        self._taken_ahead = await self._apply(effects, taken=len(raws))
         self._observe(fresh, taken=len(raws))
-        # Sent with the next take, which comes straight away: one round trip less per turn.
+        if self._metrics is not None and self._state.has_rooms:
+            waiting, inside = self._state.queue_totals()
+            self._metrics.rooms(waiting=waiting, inside=inside, admitted=admitted)
+        # Sent with the next apply or take, which comes straight away: no round trip of their own.
         self._unsent_replies = effects.replies
         if effects.changes_state:
             self._flusher.wakeup.set()
@@ -170,10 +185,14 @@ class SeatActor:
         return len(commands)
 
     def _block_seconds(self) -> float:
-        next_expiry = self._state.next_expiry_ms()
-        if next_expiry is None:
+        timers = [
+            due_ms
+            for due_ms in (self._state.next_expiry_ms(), self._state.next_room_tick_ms())
+            if due_ms is not None
+        ]
+        if not timers:
             return _MAX_BLOCK_SECONDS
-        wait = (next_expiry - self._clock.now_ms()) / 1000
+        wait = (min(timers) - self._clock.now_ms()) / 1000
         if wait < _MIN_BLOCK_SECONDS:
             return 0.0
         return min(wait, _MAX_BLOCK_SECONDS)
@@ -234,6 +253,8 @@ class SeatActor:
         match command:
             case HoldRequest():
                 return self._state.hold(command, now_ms, effects)
+            case BestAvailableRequest():
+                return self._state.hold_best(command, now_ms, effects)
             case ReleaseRequest():
                 return self._state.release(command, now_ms, effects)
             case ExpireRequest():
@@ -244,16 +265,31 @@ class SeatActor:
                 return self._state.confirm(command, now_ms, effects)
             case CancelCheckoutRequest():
                 return self._state.cancel_checkout(command, now_ms, effects)
+            case JoinQueueRequest():
+                return self._state.join_queue(command, now_ms, effects)
+            case LeaveQueueRequest():
+                return self._state.leave_queue(command, now_ms, effects)
+            case ConfigureQueueRequest():
+                return self._state.configure_queue(command, now_ms, effects)
+            case ConfigureEventRequest():
+                return self._state.configure_event(command)
 
-    async def _apply(self, effects: Effects, *, taken: int) -> None:
+    async def _apply(self, effects: Effects, *, taken: int) -> list[bytes]:
         """Apply the batch, fenced, and remove from the in-flight list exactly the `taken`
-        commands it decided (malformed ones included)."""
+        commands it decided (malformed ones included). The previous batch's replies go out in
+        the same round trip, and the next batch comes back with it."""
         if not self._lease.held:
             raise LeaseLost(f"shard {self._keys.shard}: lease not held at apply time")
         keys, payload = effects.render()
-        outcome = await self._scripts.apply(
-            keys=keys, args=[self._lease.token, payload, taken], client=self._redis
-        )
+        replies, self._unsent_replies = self._unsent_replies, []
+        try:
+            outcome, taken_ahead = await self._queue.apply_and_take(
+                keys, [self._lease.token, payload, taken], replies
+            )
+        except LeaseLost:
+            if self._metrics is not None:
+                self._metrics.fenced()
+            raise
         status = outcome[0]
         if status == b"fenced":
             if self._metrics is not None:
@@ -263,6 +299,7 @@ class SeatActor:
             if self._metrics is not None:
                 self._metrics.diverged()
             raise StateDiverged(f"shard {self._keys.shard}: locks diverged: {outcome[1][:10]!r}")
+        return taken_ahead
 
     def _observe(self, decided: list[tuple[Command, Reply]], *, taken: int) -> None:
         """Count and time the turn's decisions, now that they are applied (a fenced turn decided
@@ -280,16 +317,24 @@ class SeatActor:
             if metrics is not None:
                 metrics.decided(command.TYPE, rejected, seconds)
             if seconds is not None and seconds > SLOW_DECISION_SECONDS:
+                # One line a second at most: an overloaded shard is slow for every command, and
+                # a line for each would only add to the load (the metrics count them all).
+                if decided_at - self._slow_logged_at < 1.0:
+                    self._slow_unlogged += 1
+                    continue
                 _log_about(
                     command,
                     logging.WARNING,
-                    "shard %d: %s %s decided %.2fs after it was queued (%s)",
+                    "shard %d: %s %s decided %.2fs after it was queued (%s; %d more slow "
+                    "decisions since the last line)",
                     self._keys.shard,
                     command.TYPE.value,
                     command.id,
                     seconds,
                     rejected or "ok",
+                    self._slow_unlogged,
                 )
+                self._slow_logged_at, self._slow_unlogged = decided_at, 0
             elif rejected is not None and log.isEnabledFor(logging.DEBUG):
                 _log_about(
                     command,

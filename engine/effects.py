@@ -17,6 +17,7 @@ from domain.statuses import SeatStatus
 from engine.keys import ShardKeys
 
 if TYPE_CHECKING:
+    from engine.room import Place, WaitingRoom
     from engine.state import Hold, Seat
 
 RESULT_TTL_MS: Final = 24 * 3600 * 1000
@@ -57,12 +58,21 @@ class Effects:
         self._holds: dict[str, Hold] = {}
         self._changes: dict[int, dict[int, SeatStatus]] = {}
         self._expire_sessions: list[str] = []
+        self._places: dict[tuple[int, int], Place] = {}
+        self._rooms: dict[int, WaitingRoom] = {}
+        self._published_rooms: set[int] = set()
         self.results: dict[str, bytes] = {}
         self.replies: list[tuple[str, bytes]] = []
 
     @property
     def changes_state(self) -> bool:
+        """Whether seats or holds change: what MariaDB is written behind for."""
         return bool(self._seats or self._holds)
+
+    @property
+    def writes_anything(self) -> bool:
+        """Whether the batch must be applied even if it took no command (a timer fired)."""
+        return self.changes_state or bool(self._places or self._rooms)
 
     def seat_changing(self, seat: Seat) -> None:
         if seat.id not in self._locks:
@@ -79,6 +89,16 @@ class Effects:
 
     def put_hold(self, hold: Hold) -> None:
         self._holds[hold.id] = hold
+
+    def put_place(self, event_id: int, place: Place) -> None:
+        self._places[(event_id, place.user_id)] = place
+
+    def room_changed(self, room: WaitingRoom) -> None:
+        self._rooms[room.event_id] = room
+
+    def publish_room(self, room: WaitingRoom) -> None:
+        self._rooms[room.event_id] = room
+        self._published_rooms.add(room.event_id)
 
     def expire_session(self, hold_id: str) -> None:
         self._expire_sessions.append(hold_id)
@@ -166,7 +186,22 @@ class Effects:
                     orjson.dumps(changes).decode(),
                 ]
             )
+        places: dict[int, list[Any]] = {}
+        for (event_id, user_id), place in self._places.items():
+            if event_id not in places:
+                places[event_id] = [index(keys.queue_places(event_id)), []]
+            places[event_id][1] += (str(user_id), place.record(event_id).decode())
+        rooms = [
+            [
+                index(keys.queue_room(event_id)),
+                orjson.dumps(room.wire(self._now_ms)).decode(),
+                keys.queue_channel(event_id) if event_id in self._published_rooms else False,
+            ]
+            for event_id, room in self._rooms.items()
+        ]
         payload = {
+            "places": list(places.values()),
+            "rooms": rooms,
             "seats": seats,
             "holds": holds,
             "results": results,

@@ -78,6 +78,18 @@ class ShardKeys:
     def seat_channel(self, event_id: int) -> str:
         return f"{self.tag}:event:{event_id}:seats"
 
+    def queue_room(self, event_id: int) -> str:
+        """The event's waiting room as the actor last decided it (a `RoomWire` text)."""
+        return f"{self.tag}:event:{event_id}:queue:room"
+
+    def queue_places(self, event_id: int) -> str:
+        """The event's queue places: user id -> place record."""
+        return f"{self.tag}:event:{event_id}:queue:places"
+
+    def queue_channel(self, event_id: int) -> str:
+        """Where the room's progress is published; every message is a whole `RoomWire`."""
+        return f"{self.tag}:event:{event_id}:queue"
+
 
 def reply_list(client_id: str) -> str:
     return f"{PREFIX}:reply:{{{client_id}}}"

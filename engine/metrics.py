@@ -62,6 +62,9 @@ class EngineMetrics:
     recovery_seconds: Histogram
     fenced_turns: Counter
     diverged_turns: Counter
+    queue_waiting: Gauge
+    queue_inside: Gauge
+    queue_admissions: Counter
     _by_shard: dict[int, ShardMetrics] = field(default_factory=dict)
 
     @classmethod
@@ -150,6 +153,17 @@ class EngineMetrics:
                 "rushqueue_engine_diverged_turns",
                 "Turns refused because Redis seat locks disagreed with the actor's memory.",
             ),
+            queue_waiting=gauge(
+                "rushqueue_engine_queue_waiting",
+                "Buyers waiting in the shard's waiting rooms (pre-queue included).",
+            ),
+            queue_inside=gauge(
+                "rushqueue_engine_queue_inside",
+                "Shopping sessions running in the shard's waiting rooms.",
+            ),
+            queue_admissions=counter(
+                "rushqueue_engine_queue_admissions", "Buyers admitted from waiting rooms."
+            ),
         )
 
     def started(self, *, owner: str, shard_count: int) -> None:
@@ -184,7 +198,10 @@ class ShardMetrics:
         "_latency",
         "_losses",
         "_owned",
+        "_queue_admissions",
         "_queue_depth",
+        "_queue_inside",
+        "_queue_waiting",
         "_recoveries",
         "_recovery_seconds",
         "_token",
@@ -217,6 +234,9 @@ class ShardMetrics:
         self._recovery_seconds = metrics.recovery_seconds.labels(label)
         self._fenced = metrics.fenced_turns.labels(label)
         self._diverged = metrics.diverged_turns.labels(label)
+        self._queue_waiting = metrics.queue_waiting.labels(label)
+        self._queue_inside = metrics.queue_inside.labels(label)
+        self._queue_admissions = metrics.queue_admissions.labels(label)
 
     # -- the turn ---------------------------------------------------------------------------
 
@@ -239,6 +259,13 @@ class ShardMetrics:
 
     def fenced(self) -> None:
         self._fenced.inc()
+
+    def rooms(self, *, waiting: int, inside: int, admitted: int) -> None:
+        """The shard's waiting rooms after a turn's admission ticks."""
+        self._queue_waiting.set(waiting)
+        self._queue_inside.set(inside)
+        if admitted:
+            self._queue_admissions.inc(admitted)
 
     def diverged(self) -> None:
         self._diverged.inc()
@@ -269,6 +296,8 @@ class ShardMetrics:
             self._inflight,
             self._journal_length,
             self._journal_oldest_age,
+            self._queue_waiting,
+            self._queue_inside,
         ):
             gauge.set(0)
 

@@ -24,6 +24,7 @@ import orjson
 
 from domain import errors
 from domain.statuses import HoldStatus
+from domain.waiting_room import QueueState, WaitingRoomSettings
 
 _HOLD_ID: Final = re.compile(r"^h(\d{1,18})_([0-9a-f]{32})$")
 # A command id minted by `new_command_id` is random and sent once, so no decision can be stored
@@ -35,11 +36,16 @@ _IDEMPOTENT_PREFIX: Final = "k"
 
 class CommandType(enum.StrEnum):
     HOLD = "hold"
+    HOLD_BEST = "hold_best"
     RELEASE = "release"
     EXPIRE = "expire"
     BEGIN_CHECKOUT = "begin_checkout"
     CONFIRM = "confirm"
     CANCEL_CHECKOUT = "cancel_checkout"
+    JOIN_QUEUE = "join_queue"
+    LEAVE_QUEUE = "leave_queue"
+    CONFIGURE_QUEUE = "configure_queue"
+    CONFIGURE_EVENT = "configure_event"
 
 
 class RejectCode(enum.StrEnum):
@@ -52,6 +58,11 @@ class RejectCode(enum.StrEnum):
     HOLD_NOT_ACTIVE = "hold_not_active"
     INVALID = "invalid"
     UNAVAILABLE = "unavailable"
+    NOT_ADMITTED = "not_admitted"
+    NO_WAITING_ROOM = "no_waiting_room"
+    QUEUE_NOT_OPEN = "queue_not_open"
+    UNKNOWN_PLACE = "unknown_place"
+    ORPHAN_SEAT = "orphan_seat"
 
 
 _REJECTIONS: Final[dict[RejectCode, type[errors.DomainError]]] = {
@@ -64,6 +75,11 @@ _REJECTIONS: Final[dict[RejectCode, type[errors.DomainError]]] = {
     RejectCode.HOLD_NOT_ACTIVE: errors.HoldNotActive,
     RejectCode.INVALID: errors.InvalidInput,
     RejectCode.UNAVAILABLE: errors.EngineUnavailable,
+    RejectCode.NOT_ADMITTED: errors.NotAdmitted,
+    RejectCode.NO_WAITING_ROOM: errors.NoWaitingRoom,
+    RejectCode.QUEUE_NOT_OPEN: errors.QueueNotOpen,
+    RejectCode.UNKNOWN_PLACE: errors.NotFound,
+    RejectCode.ORPHAN_SEAT: errors.OrphanSeat,
 }
 
 
@@ -104,10 +120,67 @@ class CommandWire(TypedDict):
     user_id: NotRequired[int]
     hold_id: NotRequired[str]
     seat_ids: NotRequired[list[int]]
+    count: NotRequired[int]
+    categories: NotRequired[list[str]]
+    sections: NotRequired[list[str]]
+    together: NotRequired[bool]
+    room: NotRequired[WaitingRoomWire]
+    no_single_gaps: NotRequired[bool]
     # Set by the sender as it pushes: the decision latency is measured from here.
     queued_at_ms: NotRequired[int]
     # The gateway request that asked, so the engine's log lines about it can be traced back.
     request_id: NotRequired[str]
+
+
+class WaitingRoomWire(TypedDict):
+    """An organizer's waiting-room settings as a configure command carries them."""
+
+    enabled: bool
+    queue_opens_at_ms: int
+    admissions_per_minute: int
+    max_inside: int
+    session_seconds: int
+    paused: bool
+    version: int
+
+
+class PlaceWire(TypedDict):
+    """A buyer's place in an event's queue. `rank` is null in the pre-queue (ranks are drawn
+    when the sale starts) and fixed from then on."""
+
+    id: str
+    event_id: int
+    user_id: int
+    state: str
+    rank: int | None
+    joined_at_ms: int
+    admitted_at_ms: int | None
+    session_expires_at_ms: int | None
+
+
+class RoomWire(TypedDict):
+    """An event's waiting room as the actor decided it: stored in Redis and published as is, so
+    one text tells every waiting buyer how far admission has come."""
+
+    type: str
+    event_id: int
+    at: int
+    enabled: bool
+    paused: bool
+    queue_opens_at_ms: int
+    sale_starts_at_ms: int
+    admissions_per_minute: int
+    max_inside: int
+    session_seconds: int
+    version: int
+    shuffled: bool
+    last_rank: int
+    admitted_through: int
+    waiting: int
+    inside: int
+    admitted_total: int
+    admitted_last_minute: int
+    rate_per_minute: float
 
 
 class HoldWire(TypedDict):
@@ -130,6 +203,8 @@ class ReplyWire(TypedDict):
     id: str
     ok: bool
     hold: NotRequired[HoldWire]
+    place: NotRequired[PlaceWire]
+    room: NotRequired[RoomWire]
     error: NotRequired[RejectionWire]
 
 
@@ -142,6 +217,26 @@ class HoldRequest:
     event_id: int
     user_id: int
     seat_ids: tuple[int, ...]
+    queued_at_ms: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BestAvailableRequest:
+    """Hold the best `count` free seats the actor finds (engine/seat_index.py), chosen in the
+    same turn that holds them. Empty `categories` / `sections` mean any; `together` false lets
+    the seats be apart when no `count` adjacent seats are left."""
+
+    TYPE: ClassVar[CommandType] = CommandType.HOLD_BEST
+
+    id: str
+    reply_to: str | None
+    event_id: int
+    user_id: int
+    count: int
+    categories: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    together: bool = True
     queued_at_ms: int | None = None
     request_id: str | None = None
 
@@ -220,13 +315,75 @@ class CancelCheckoutRequest:
     request_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinQueueRequest:
+    """A buyer asks for a place in the event's queue (the same place if they have one)."""
+
+    TYPE: ClassVar[CommandType] = CommandType.JOIN_QUEUE
+
+    id: str
+    reply_to: str | None
+    event_id: int
+    user_id: int
+    queued_at_ms: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaveQueueRequest:
+    """A buyer gives up their place, or ends their shopping session: the slot goes on."""
+
+    TYPE: ClassVar[CommandType] = CommandType.LEAVE_QUEUE
+
+    id: str
+    reply_to: str | None
+    event_id: int
+    user_id: int
+    queued_at_ms: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigureQueueRequest:
+    """An organizer's saved waiting-room settings, for the actor to apply from its next tick."""
+
+    TYPE: ClassVar[CommandType] = CommandType.CONFIGURE_QUEUE
+
+    id: str
+    reply_to: str | None
+    event_id: int
+    room: WaitingRoomSettings
+    queued_at_ms: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigureEventRequest:
+    """An organizer's saved event settings, in force for the event's next decision. MariaDB
+    holds them first, so a reload or a takeover starts from the same values."""
+
+    TYPE: ClassVar[CommandType] = CommandType.CONFIGURE_EVENT
+
+    id: str
+    reply_to: str | None
+    event_id: int
+    no_single_gaps: bool
+    queued_at_ms: int | None = None
+    request_id: str | None = None
+
+
 Command = (
     HoldRequest
+    | BestAvailableRequest
     | ReleaseRequest
     | ExpireRequest
     | BeginCheckoutRequest
     | ConfirmRequest
     | CancelCheckoutRequest
+    | JoinQueueRequest
+    | LeaveQueueRequest
+    | ConfigureQueueRequest
+    | ConfigureEventRequest
 )
 
 
@@ -241,6 +398,7 @@ def encode_command(command: Command) -> bytes:
         # Absent optionals stay off the wire: every byte is pushed and read once per command.
         if value is not None or name not in _OPTIONAL:
             wire[name] = value
+    # orjson writes a slots dataclass (the configure command's room) as its fields.
     return orjson.dumps(wire)
 
 
@@ -275,21 +433,52 @@ def _optional_str(value: Any) -> str | None:
     return None if value is None else _str(value)
 
 
+def _room(value: Any) -> WaitingRoomSettings:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {value!r}")
+    return WaitingRoomSettings(
+        enabled=bool(value["enabled"]),
+        queue_opens_at_ms=_int(value["queue_opens_at_ms"]),
+        admissions_per_minute=_int(value["admissions_per_minute"]),
+        max_inside=_int(value["max_inside"]),
+        session_seconds=_int(value["session_seconds"]),
+        paused=bool(value["paused"]),
+        version=_int(value["version"]),
+    )
+
+
 def _int_tuple(value: Any) -> tuple[int, ...]:
     if not isinstance(value, list):
         raise TypeError(f"expected a list, got {value!r}")
     return tuple(_int(item) for item in value)
 
 
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {value!r}")
+    return tuple(_str(item) for item in value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
 _BY_TYPE: Final[dict[CommandType, type[Command]]] = {
     kind.TYPE: kind
     for kind in (
         HoldRequest,
+        BestAvailableRequest,
         ReleaseRequest,
         ExpireRequest,
         BeginCheckoutRequest,
         ConfirmRequest,
         CancelCheckoutRequest,
+        JoinQueueRequest,
+        LeaveQueueRequest,
+        ConfigureQueueRequest,
+        ConfigureEventRequest,
     )
 }
 _FIELDS: Final[dict[type[Command], tuple[str, ...]]] = {
@@ -303,6 +492,12 @@ _CHECKS: Final[dict[str, Callable[[Any], Any]]] = {
     "user_id": _int,
     "hold_id": _str,
     "seat_ids": _int_tuple,
+    "count": _int,
+    "categories": _str_tuple,
+    "sections": _str_tuple,
+    "together": _bool,
+    "room": _room,
+    "no_single_gaps": _bool,
     "queued_at_ms": _int,
     "request_id": _str,
 }
@@ -345,6 +540,43 @@ class HoldView:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceView:
+    id: str
+    event_id: int
+    user_id: int
+    state: QueueState
+    rank: int | None
+    joined_at_ms: int
+    admitted_at_ms: int | None
+    session_expires_at_ms: int | None
+
+    def to_wire(self) -> PlaceWire:
+        return {
+            "id": self.id,
+            "event_id": self.event_id,
+            "user_id": self.user_id,
+            "state": self.state.value,
+            "rank": self.rank,
+            "joined_at_ms": self.joined_at_ms,
+            "admitted_at_ms": self.admitted_at_ms,
+            "session_expires_at_ms": self.session_expires_at_ms,
+        }
+
+    @classmethod
+    def from_wire(cls, wire: PlaceWire) -> PlaceView:
+        return cls(
+            id=wire["id"],
+            event_id=wire["event_id"],
+            user_id=wire["user_id"],
+            state=QueueState(wire["state"]),
+            rank=wire["rank"],
+            joined_at_ms=wire["joined_at_ms"],
+            admitted_at_ms=wire["admitted_at_ms"],
+            session_expires_at_ms=wire["session_expires_at_ms"],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rejection:
     code: RejectCode
     message: str
@@ -358,6 +590,8 @@ class Rejection:
 class Reply:
     command_id: str
     hold: HoldView | None = None
+    place: PlaceView | None = None
+    room: RoomWire | None = None
     rejection: Rejection | None = None
 
     @property
@@ -378,10 +612,30 @@ class Reply:
             raise errors.NotFound("No such hold")
         return self.hold
 
+    def place_or_raise(self) -> PlaceView:
+        """The buyer's queue place, or the rejection raised as a domain error."""
+        if self.rejection is not None:
+            raise self.rejection.to_error()
+        if self.place is None:
+            raise errors.NotFound("No place in this queue")
+        return self.place
+
+    def room_or_raise(self) -> RoomWire:
+        """The decided waiting room, or the rejection raised as a domain error."""
+        if self.rejection is not None:
+            raise self.rejection.to_error()
+        if self.room is None:
+            raise errors.NoWaitingRoom("This event has no waiting room")
+        return self.room
+
     def to_wire(self) -> ReplyWire:
         wire: ReplyWire = {"id": self.command_id, "ok": self.ok}
         if self.hold is not None:
             wire["hold"] = self.hold.to_wire()
+        if self.place is not None:
+            wire["place"] = self.place.to_wire()
+        if self.room is not None:
+            wire["room"] = self.room
         if self.rejection is not None:
             wire["error"] = {
                 "code": self.rejection.code.value,
@@ -398,9 +652,12 @@ class Reply:
         wire: ReplyWire = orjson.loads(raw)
         error = wire.get("error")
         hold = wire.get("hold")
+        place = wire.get("place")
         return cls(
             command_id=wire["id"],
             hold=HoldView.from_wire(hold) if hold is not None else None,
+            place=PlaceView.from_wire(place) if place is not None else None,
+            room=wire.get("room"),
             rejection=(
                 Rejection(
                     code=RejectCode(error["code"]),

@@ -9,16 +9,23 @@ The script is fenced like the apply: an owner that lost its lease moves nothing 
 A BLMOVE cannot be fenced, so one that an owner left blocked before it froze can still move one
 command in after the new owner's take; the apply therefore removes only the entries its batch
 took (the oldest), and the late command is decided by the next turn.
+
+Under load a turn costs one round trip: the previous batch's replies, this batch's apply and the
+next batch's take travel in one pipeline, which Redis runs in that order. Scripts are called by
+their SHA (`EVALSHA`), loaded once per actor: a pipeline holding redis-py `Script` objects asks
+`SCRIPT EXISTS` first, one more round trip per turn.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from engine.keys import ShardKeys
 from engine.lease import LeaseLost
@@ -49,6 +56,11 @@ class ShardQueue:
         self._batch_size = batch_size
         self._token = token
 
+    async def prepare(self) -> None:
+        """Load the take and apply scripts, so the turn can call them by SHA in a pipeline."""
+        for script in (self._scripts.take, self._scripts.apply):
+            await self._redis.script_load(script.script)
+
     async def take(
         self, block_seconds: float, replies: Sequence[tuple[str, bytes]] = ()
     ) -> list[bytes]:
@@ -56,7 +68,8 @@ class ShardQueue:
         only when nothing is waiting. `replies` (the previous batch's, already durable) travel in
         the same round trip as the take. Raises LeaseLost, having moved nothing, once another
         owner holds the shard."""
-        batch = await self._take_more(replies)
+        [taken] = await self._run(replies, [(self._scripts.take, self._take_keys, self._take_args)])
+        batch = self._batch(taken)
         if batch or block_seconds <= 0:
             return batch
         # Redis takes fractional seconds here; the stub says int.
@@ -66,27 +79,81 @@ class ShardQueue:
         )
         if moved is None:
             return []
-        return await self._take_more()
+        [taken] = await self._run((), [(self._scripts.take, self._take_keys, self._take_args)])
+        return self._batch(taken)
 
-    async def _take_more(self, replies: Sequence[tuple[str, bytes]] = ()) -> list[bytes]:
-        keys = [self._keys.commands, self._keys.inflight, self._keys.fence]
-        args = [self._batch_size, self._token]
-        taken: object
-        if not replies:
-            taken = await self._scripts.take(keys=keys, args=args, client=self._redis)
-        else:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                queue_replies(pipe, replies)
-                await self._scripts.take(keys=keys, args=args, client=pipe)
-                results: list[object] = await pipe.execute(raise_on_error=False)
-            taken = results[-1]
-            if isinstance(taken, Exception):
-                raise taken
-            for result in results[:-1]:
-                if isinstance(result, Exception):
-                    # The decisions are durable already; a waiter that misses its reply reads
-                    # the stored result instead.
-                    log.warning("shard %d: a reply was not delivered: %s", self._keys.shard, result)
+    async def apply_and_take(
+        self,
+        apply_keys: Sequence[str],
+        apply_args: Sequence[object],
+        replies: Sequence[tuple[str, bytes]] = (),
+    ) -> tuple[list[Any], list[bytes]]:
+        """One round trip: deliver `replies` (the previous batch's, durable), run the apply script,
+        then take the next batch. Returns the apply's answer and the next batch; the next batch
+        is only meaningful if the apply succeeded (a fenced apply fences the take too, and a
+        batch taken after a failed apply stays in flight for the next owner)."""
+        applied, taken = await self._run(
+            replies,
+            [
+                (self._scripts.apply, apply_keys, apply_args),
+                (self._scripts.take, self._take_keys, self._take_args),
+            ],
+        )
+        if isinstance(applied, Exception):
+            raise applied
+        if not isinstance(applied, list):
+            raise RuntimeError(
+                f"shard {self._keys.shard}: unexpected answer from apply: {applied!r}"
+            )
+        if applied[:1] != [b"ok"]:
+            return applied, []  # the actor raises; whatever the take moved stays in flight
+        return applied, self._batch(taken)
+
+    async def _run(
+        self,
+        replies: Sequence[tuple[str, bytes]],
+        calls: Sequence[tuple[AsyncScript, Sequence[str], Sequence[object]]],
+    ) -> list[object]:
+        """Deliver `replies`, then run the scripts by SHA, in one round trip; the scripts'
+        answers. If Redis no longer knows the scripts (restarted, or its cache was flushed), none
+        of them ran: they are loaded and run once more (the replies are delivered already)."""
+        answers = await self._send(replies, calls)
+        if all(isinstance(answer, NoScriptError) for answer in answers):
+            await self.prepare()
+            answers = await self._send((), calls)
+        return answers
+
+    async def _send(
+        self,
+        replies: Sequence[tuple[str, bytes]],
+        calls: Sequence[tuple[AsyncScript, Sequence[str], Sequence[object]]],
+    ) -> list[object]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            queue_replies(pipe, replies)
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+            results: list[object] = await pipe.execute(raise_on_error=False)
+        self._report_undelivered(results[: len(results) - len(calls)])
+        return results[len(results) - len(calls) :]
+
+    @property
+    def _take_keys(self) -> list[str]:
+        return [self._keys.commands, self._keys.inflight, self._keys.fence]
+
+    @property
+    def _take_args(self) -> list[object]:
+        return [self._batch_size, self._token]
+
+    def _report_undelivered(self, results: Sequence[object]) -> None:
+        for result in results:
+            if isinstance(result, Exception):
+                # The decisions are durable already; a waiter that misses its reply reads the
+                # stored result instead.
+                log.warning("shard %d: a reply was not delivered: %s", self._keys.shard, result)
+
+    def _batch(self, taken: object) -> list[bytes]:
+        if isinstance(taken, Exception):
+            raise taken
         match taken:
             case [b"ok", list() as newest_first]:
                 return newest_first[::-1]

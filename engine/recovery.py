@@ -17,14 +17,19 @@ from typing import Any, Final, TypeVar
 import orjson
 from redis.asyncio import Redis
 
+from domain.seat_ranking import rank_seats
 from domain.statuses import SeatStatus
+from domain.waiting_room import WaitingRoomSettings
 from engine.effects import LOCK_GRACE_MS, lock_value
 from engine.keys import ShardKeys, shard_of
 from engine.lease import LeaseLost
+from engine.room import Place, WaitingRoom
 from engine.scripts import Scripts
+from engine.seat_index import SeatIndex
 from engine.state import Event, Hold, Seat, ShardState
 from engine.writebehind import JournalFlusher
 from persistence import Database, DatabaseUnavailable
+from persistence.catalog import EventLayout, event_layout
 from persistence.seat_state import (
     EventRow,
     HoldRow,
@@ -35,6 +40,7 @@ from persistence.seat_state import (
     load_events,
     load_seats,
 )
+from persistence.waiting_rooms import get_waiting_room, load_waiting_rooms
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +51,13 @@ _CHUNK: Final = 2000
 _ENDED_EVENTS_KEPT_MS: Final = 24 * 3600 * 1000
 
 
-def _event(row: EventRow, seats: Iterable[SeatRow]) -> Event:
+def _event(row: EventRow, seats: Iterable[SeatRow], layout: EventLayout | None) -> Event:
     event = Event(
         id=row.id,
         sale_starts_at_ms=row.sale_starts_at_ms,
         sale_ends_at_ms=row.sale_ends_at_ms,
         max_seats_per_buyer=row.max_seats_per_buyer,
+        no_single_gaps=row.no_single_gaps,
     )
     for seat in seats:
         event.seats[seat.id] = Seat(
@@ -65,6 +72,9 @@ def _event(row: EventRow, seats: Iterable[SeatRow]) -> Event:
         )
         if seat.status is not SeatStatus.AVAILABLE and seat.holder_id is not None:
             event.count_for(seat.holder_id, 1)
+    if layout is not None:
+        # Ranked once per load, so no decision ever sorts or scans the event's seats.
+        event.seating = SeatIndex(rank_seats(layout.layout, layout.seat_ids), event.seats)
     return event
 
 
@@ -119,11 +129,17 @@ class ShardRecovery:
             event_ids = [row.id for row in events]
             seats = await load_seats(conn, event_ids)
             holds = await load_active_holds(conn, event_ids)
+            rooms = await load_waiting_rooms(conn, event_ids)
+            layouts = {event_id: await event_layout(conn, event_id) for event_id in event_ids}
         by_event: dict[int, list[SeatRow]] = {}
         for seat in seats:
             by_event.setdefault(seat.event_id, []).append(seat)
         for row in events:
-            state.add_event(_event(row, by_event.get(row.id, ())))
+            event = _event(row, by_event.get(row.id, ()), layouts.get(row.id))
+            settings = rooms.get(row.id)
+            if settings is not None:
+                event.room = await self._restore_room(event, settings)
+            state.add_event(event)
         for hold in holds:
             state.add_hold(_hold(hold))
         await self._restore_redis(state, now_ms)
@@ -161,12 +177,32 @@ class ShardRecovery:
                 return None
             seats = await load_seats(conn, [event_id])
             holds = await load_active_holds(conn, [event_id])
-        event = _event(row, seats)
+            room = await get_waiting_room(conn, event_id)
+            layout = await event_layout(conn, event_id)
+        event = _event(row, seats, layout)
+        if room is not None:
+            event.room = await self._restore_room(event, room)
         # No command of this event is decided until the actor adopts it, so nothing else
         # writes these keys meanwhile.
         await self._restore_locks(event.seats.values(), now_ms, existing=set())
         await self._restore_event_maps([event])
         return LoadedEvent(event, tuple(_hold(hold) for hold in holds))
+
+    async def _restore_room(self, event: Event, settings: WaitingRoomSettings) -> WaitingRoom:
+        """The event's queue as the last owner left it: places, ranks and admissions live in
+        Redis only (written by the fenced apply script before any reply), the settings in
+        MariaDB."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._keys.queue_room(event.id))
+            pipe.hvals(self._keys.queue_places(event.id))
+            room, places = await pipe.execute()
+        return WaitingRoom.restore(
+            event_id=event.id,
+            settings=settings,
+            sale_starts_at_ms=event.sale_starts_at_ms,
+            room=None if room is None else orjson.loads(room),
+            places=(Place.from_record(raw) for raw in places),
+        )
 
     async def _restore_redis(self, state: ShardState, now_ms: int) -> None:
         existing: set[str] = set()

@@ -8,6 +8,7 @@ through `_set_seat` / `_put_hold`, which record it in the batch's `Effects`.
 from __future__ import annotations
 
 import heapq
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -15,16 +16,23 @@ from domain.statuses import HoldStatus, SeatStatus
 from engine.effects import Effects
 from engine.protocol import (
     BeginCheckoutRequest,
+    BestAvailableRequest,
     CancelCheckoutRequest,
+    ConfigureEventRequest,
+    ConfigureQueueRequest,
     ConfirmRequest,
     ExpireRequest,
     HoldRequest,
     HoldView,
+    JoinQueueRequest,
+    LeaveQueueRequest,
     RejectCode,
     ReleaseRequest,
     Reply,
     new_hold_id,
 )
+from engine.room import WaitingRoom
+from engine.seat_index import SeatFilter, SeatIndex, Shortfall
 
 
 @dataclass(slots=True)
@@ -48,6 +56,17 @@ class Event:
     seats: dict[int, Seat] = field(default_factory=dict)
     # Held plus booked seats per buyer, for the per-buyer cap.
     seats_by_buyer: dict[int, int] = field(default_factory=dict)
+    room: WaitingRoom | None = None
+    # Refuse holds that strand a single free seat (the organizer's `no_single_gaps`).
+    no_single_gaps: bool = False
+    # Free seats by line, for best-available and the no-orphan rule; None only for events
+    # built without a layout (tests of the other rules).
+    seating: SeatIndex | None = None
+
+    @property
+    def gated(self) -> bool:
+        """Whether holds and checkouts need an admission from the waiting room."""
+        return self.room is not None and self.room.settings.enabled
 
     def count_for(self, user_id: int, delta: int) -> None:
         count = self.seats_by_buyer.get(user_id, 0) + delta
@@ -81,14 +100,19 @@ class Hold:
 
 
 class ShardState:
-    def __init__(self, *, hold_ttl_ms: int) -> None:
+    def __init__(self, *, hold_ttl_ms: int, rng: random.Random | None = None) -> None:
         self.hold_ttl_ms = hold_ttl_ms
         self.events: dict[int, Event] = {}
         self.holds: dict[str, Hold] = {}
         self._expiries: list[tuple[int, str]] = []
+        # The pre-queue's draws: secret and uniform in production; tests inject a seeded one.
+        self._rng = rng if rng is not None else random.SystemRandom()
+        self._rooms: dict[int, WaitingRoom] = {}
 
     def add_event(self, event: Event) -> None:
         self.events[event.id] = event
+        if event.room is not None:
+            self._rooms[event.id] = event.room
 
     def add_hold(self, hold: Hold) -> None:
         """Adopt a hold loaded from storage (recovery)."""
@@ -122,10 +146,9 @@ class ShardState:
             return Reply.reject(request.id, RejectCode.INVALID, "Name at least one seat")
         if len(set(seat_ids)) != len(seat_ids):
             return Reply.reject(request.id, RejectCode.INVALID, "A seat is named twice")
-        if not event.sale_starts_at_ms <= now_ms < event.sale_ends_at_ms:
-            return Reply.reject(
-                request.id, RejectCode.SALE_NOT_OPEN, "Tickets for this event are not on sale now"
-            )
+        closed = self._closed(event, request.id, request.user_id, now_ms)
+        if closed is not None:
+            return closed
         unknown = [seat_id for seat_id in seat_ids if seat_id not in event.seats]
         if unknown:
             return Reply.reject(
@@ -142,19 +165,97 @@ class ShardState:
                 "Some of these seats were just taken",
                 seat_ids=taken,
             )
-        already = event.seats_by_buyer.get(request.user_id, 0)
-        if already + len(seat_ids) > event.max_seats_per_buyer:
+        over = _over_limit(event, request.id, request.user_id, len(seat_ids))
+        if over is not None:
+            return over
+        if event.no_single_gaps and event.seating is not None:
+            stranded = event.seating.stranded_by(seat_ids)
+            if stranded is not None:
+                return Reply.reject(
+                    request.id,
+                    RejectCode.ORPHAN_SEAT,
+                    f"These seats would leave seat {stranded.number} in row {stranded.row} of "
+                    f"{stranded.section} on its own, and a single seat is never sold: move your "
+                    "choice by one seat so it takes that seat too or leaves it a neighbour",
+                    seat_id=stranded.seat_id,
+                    section=stranded.section,
+                    row=stranded.row,
+                    number=stranded.number,
+                )
+        return self._grant(event, request.id, request.user_id, seat_ids, now_ms, effects)
+
+    def hold_best(self, request: BestAvailableRequest, now_ms: int, effects: Effects) -> Reply:
+        """Choose and hold the best free seats in one decision, so nobody can take them between
+        the choice and the hold."""
+        event = self.events.get(request.event_id)
+        if event is None:
+            return Reply.reject(request.id, RejectCode.UNKNOWN_EVENT, "No such event")
+        if request.count < 1:
+            return Reply.reject(request.id, RejectCode.INVALID, "Ask for at least one seat")
+        seating = event.seating
+        if seating is None:
+            # Only an event loaded without its layout (tests of the rules alone) lacks one.
+            return Reply.reject(
+                request.id, RejectCode.INVALID, "This event does not offer best available seats"
+            )
+        for name, asked, known in (
+            ("categories", request.categories, seating.categories),
+            ("sections", request.sections, seating.sections),
+        ):
+            unknown_names = sorted(set(asked) - known)
+            if unknown_names:
+                return Reply.reject(
+                    request.id,
+                    RejectCode.INVALID,
+                    f"This event has no {name} {', '.join(unknown_names)}",
+                    field=f"best_available.{name}",
+                )
+        closed = self._closed(event, request.id, request.user_id, now_ms)
+        if closed is not None:
+            return closed
+        over = _over_limit(event, request.id, request.user_id, request.count)
+        if over is not None:
+            return over
+        found = seating.best(
+            request.count,
+            SeatFilter(frozenset(request.categories), frozenset(request.sections)),
+            together=request.together,
+            no_single_gaps=event.no_single_gaps,
+        )
+        if isinstance(found, Shortfall):
             return Reply.reject(
                 request.id,
-                RejectCode.LIMIT_EXCEEDED,
-                f"At most {event.max_seats_per_buyer} seats per buyer for this event",
-                limit=event.max_seats_per_buyer,
-                held_or_booked=already,
+                RejectCode.SEATS_UNAVAILABLE,
+                _shortfall_message(found, request),
+                reason=found.value,
+                count=request.count,
             )
+        return self._grant(event, request.id, request.user_id, found, now_ms, effects)
+
+    def _closed(self, event: Event, command_id: str, user_id: int, now_ms: int) -> Reply | None:
+        """Why this buyer may not hold seats of `event` now, if they may not."""
+        if not event.sale_starts_at_ms <= now_ms < event.sale_ends_at_ms:
+            return Reply.reject(
+                command_id, RejectCode.SALE_NOT_OPEN, "Tickets for this event are not on sale now"
+            )
+        if event.gated and not (event.room and event.room.admits(user_id, now_ms)):
+            return _not_admitted(command_id, event.id)
+        return None
+
+    def _grant(
+        self,
+        event: Event,
+        command_id: str,
+        user_id: int,
+        seat_ids: tuple[int, ...],
+        now_ms: int,
+        effects: Effects,
+    ) -> Reply:
+        """Hold free `seat_ids` for `user_id`: every check has passed."""
         hold = Hold(
             id=new_hold_id(event.id),
             event_id=event.id,
-            user_id=request.user_id,
+            user_id=user_id,
             seat_ids=seat_ids,
             status=HoldStatus.HELD,
             expires_at_ms=now_ms + self.hold_ttl_ms,
@@ -163,14 +264,15 @@ class ShardState:
         )
         for seat_id in seat_ids:
             seat = event.seats[seat_id]
-            self._set_seat(
-                seat, SeatStatus.HELD, hold.id, request.user_id, hold.expires_at_ms, effects
-            )
-        event.count_for(request.user_id, len(seat_ids))
+            self._set_seat(seat, SeatStatus.HELD, hold.id, user_id, hold.expires_at_ms, effects)
+        event.count_for(user_id, len(seat_ids))
         self.holds[hold.id] = hold
         heapq.heappush(self._expiries, (hold.expires_at_ms, hold.id))
         effects.put_hold(hold)
-        return Reply(command_id=request.id, hold=hold.view())
+        if event.room is not None:
+            # A session runs at least as long as the holds made in it.
+            event.room.extend(user_id, hold.expires_at_ms, effects)
+        return Reply(command_id=command_id, hold=hold.view())
 
     def release(self, request: ReleaseRequest, now_ms: int, effects: Effects) -> Reply:
         hold = self.holds.get(request.hold_id)
@@ -185,6 +287,16 @@ class ShardState:
         hold = self.holds.get(request.hold_id)
         if hold is None or hold.user_id != request.user_id:
             return Reply.reject(request.id, RejectCode.UNKNOWN_HOLD, "No such hold")
+        event = self.events.get(hold.event_id)
+        if (
+            event is not None
+            and event.gated
+            and event.room is not None
+            and not event.room.admits(request.user_id, now_ms)
+        ):
+            # A session runs at least as long as the holds made in it, so this refuses only a
+            # buyer who left or booked since, or a hold made before the room was switched on.
+            return _not_admitted(request.id, hold.event_id)
         if hold.status is HoldStatus.HELD:
             hold.status = HoldStatus.CHECKOUT
             hold.updated_at_ms = now_ms
@@ -239,6 +351,8 @@ class ShardState:
         hold.status = HoldStatus.BOOKED
         hold.updated_at_ms = now_ms
         effects.put_hold(hold)
+        if event.room is not None:
+            event.room.finish(hold.user_id, effects)
         return Reply(command_id=request.id, hold=hold.view())
 
     def _booked_hold(self, request: ConfirmRequest, seat_ids: tuple[int, ...], now_ms: int) -> Hold:
@@ -274,6 +388,93 @@ class ShardState:
             self._end_hold(hold, HoldStatus.EXPIRED, now_ms, effects)
         return Reply(command_id=request.id, hold=hold.view())
 
+    # -- the waiting room ----------------------------------------------------------------
+
+    def join_queue(self, request: JoinQueueRequest, now_ms: int, effects: Effects) -> Reply:
+        event = self.events.get(request.event_id)
+        if event is None:
+            return Reply.reject(request.id, RejectCode.UNKNOWN_EVENT, "No such event")
+        room = event.room
+        if room is None or not room.settings.enabled:
+            return Reply.reject(
+                request.id, RejectCode.NO_WAITING_ROOM, "This event has no waiting room"
+            )
+        if request.user_id not in room.places:
+            if now_ms < room.settings.queue_opens_at_ms:
+                return Reply.reject(
+                    request.id,
+                    RejectCode.QUEUE_NOT_OPEN,
+                    "The queue for this event has not opened yet",
+                    queue_opens_at_ms=room.settings.queue_opens_at_ms,
+                )
+            if now_ms >= event.sale_ends_at_ms:
+                return Reply.reject(
+                    request.id, RejectCode.SALE_NOT_OPEN, "The sale for this event has ended"
+                )
+        place = room.join(request.user_id, now_ms, self._rng, effects)
+        return Reply(command_id=request.id, place=place.view(event.id), room=room.wire(now_ms))
+
+    def leave_queue(self, request: LeaveQueueRequest, now_ms: int, effects: Effects) -> Reply:
+        event = self.events.get(request.event_id)
+        if event is None:
+            return Reply.reject(request.id, RejectCode.UNKNOWN_EVENT, "No such event")
+        place = None if event.room is None else event.room.leave(request.user_id, now_ms, effects)
+        if event.room is None or place is None:
+            return Reply.reject(request.id, RejectCode.UNKNOWN_PLACE, "No place in this queue")
+        return Reply(
+            command_id=request.id, place=place.view(event.id), room=event.room.wire(now_ms)
+        )
+
+    def configure_queue(
+        self, request: ConfigureQueueRequest, now_ms: int, effects: Effects
+    ) -> Reply:
+        event = self.events.get(request.event_id)
+        if event is None:
+            return Reply.reject(request.id, RejectCode.UNKNOWN_EVENT, "No such event")
+        if event.room is None:
+            event.room = WaitingRoom(
+                event_id=event.id,
+                settings=request.room,
+                sale_starts_at_ms=event.sale_starts_at_ms,
+            )
+            self._rooms[event.id] = event.room
+            effects.room_changed(event.room)
+        else:
+            event.room.configure(request.room, effects)
+        return Reply(command_id=request.id, room=event.room.wire(now_ms))
+
+    # -- the organizer's event settings ---------------------------------------------------
+
+    def configure_event(self, request: ConfigureEventRequest) -> Reply:
+        """Put saved settings in force from this decision on. Seats already held stay held:
+        `no_single_gaps` judges holds asked for from now, and a release may still leave a gap."""
+        event = self.events.get(request.event_id)
+        if event is None:
+            return Reply.reject(request.id, RejectCode.UNKNOWN_EVENT, "No such event")
+        event.no_single_gaps = request.no_single_gaps
+        return Reply(command_id=request.id)
+
+    def next_room_tick_ms(self) -> int | None:
+        return min((room.next_tick_ms for room in self._rooms.values()), default=None)
+
+    def tick_rooms(self, now_ms: int, effects: Effects) -> int:
+        """Admit, expire sessions and publish progress in every room whose tick is due; return
+        how many buyers were admitted."""
+        admitted = 0
+        for room in self._rooms.values():
+            if room.next_tick_ms <= now_ms:
+                admitted += room.tick(now_ms, effects)
+        return admitted
+
+    @property
+    def has_rooms(self) -> bool:
+        return bool(self._rooms)
+
+    def queue_totals(self) -> tuple[int, int]:
+        """Buyers waiting and sessions running, over every room of the shard."""
+        rooms = self._rooms.values()
+        return sum(room.waiting for room in rooms), sum(room.inside for room in rooms)
+
     def _end_hold(
         self,
         hold: Hold,
@@ -296,8 +497,8 @@ class ShardState:
         hold.updated_at_ms = now_ms
         effects.put_hold(hold)
 
-    @staticmethod
     def _set_seat(
+        self,
         seat: Seat,
         status: SeatStatus,
         hold_id: str | None,
@@ -306,6 +507,12 @@ class ShardState:
         effects: Effects,
     ) -> None:
         effects.seat_changing(seat)
+        free = status is SeatStatus.AVAILABLE
+        if free is not (seat.status is SeatStatus.AVAILABLE):
+            # The one place seats change, so the best-available index never drifts from them.
+            seating = self.events[seat.event_id].seating
+            if seating is not None:
+                seating.seat_changed(seat.id, free)
         seat.status = status
         seat.hold_id = hold_id
         seat.holder_id = holder_id
@@ -322,3 +529,40 @@ class ShardState:
         ]
         for hold_id in stale:
             del self.holds[hold_id]
+
+
+def _over_limit(event: Event, command_id: str, user_id: int, count: int) -> Reply | None:
+    already = event.seats_by_buyer.get(user_id, 0)
+    if already + count <= event.max_seats_per_buyer:
+        return None
+    return Reply.reject(
+        command_id,
+        RejectCode.LIMIT_EXCEEDED,
+        f"At most {event.max_seats_per_buyer} seats per buyer for this event",
+        limit=event.max_seats_per_buyer,
+        held_or_booked=already,
+    )
+
+
+def _shortfall_message(shortfall: Shortfall, request: BestAvailableRequest) -> str:
+    """What a buyer reads when best-available finds nothing: "No 4 seats together left in
+    Balcony"."""
+    where = "this event"
+    if request.sections:
+        where = " or ".join(request.sections)
+    if request.categories:
+        categories = " or ".join(request.categories)
+        where = f"category {categories}" + (f" of {where}" if request.sections else "")
+    if shortfall is Shortfall.NOT_TOGETHER:
+        return f"No {request.count} seats together left in {where}"
+    return f"Not {request.count} seats left in {where}"
+
+
+def _not_admitted(command_id: str, event_id: int) -> Reply:
+    return Reply.reject(
+        command_id,
+        RejectCode.NOT_ADMITTED,
+        "This sale has a waiting room: join the queue and shop once you are admitted",
+        event_id=event_id,
+        queue_url=f"/api/v1/events/{event_id}/queue",
+    )

@@ -2,7 +2,7 @@
 
 Long-lived resources live in `cleanup_ctx` generators, so they are created inside the running
 loop and closed in reverse order on shutdown: the /metrics server, database, Redis, engine
-client, seat feed, jobs, payments (the provider and this process's outbox worker).
+client, seat feed, queue feed, jobs, payments (the provider and this process's outbox worker).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import aiojobs
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from config import Settings
 from engine.client import EngineClient
@@ -24,6 +25,7 @@ from gateway.appkeys import (
     METRICS,
     PASSWORDS,
     PAYMENTS,
+    QUEUE_FEED,
     REDIS,
     REVOCATIONS,
     SCHEDULER,
@@ -38,11 +40,12 @@ from gateway.auth.revocation import Revocations
 from gateway.auth.tokens import TokenCodec
 from gateway.instrumentation import add_request_id, instrumentation_middleware
 from gateway.layouts import LayoutCache
-from gateway.limits import RateLimiter, WebsocketCap
+from gateway.limits import RateLimiter, WebsocketCap, proxy_middleware
 from gateway.livestate import LiveStates
 from gateway.metrics import GatewayMetrics
 from gateway.middlewares import error_middleware
 from gateway.payments import open_payments
+from gateway.queuefeed import QueueFeed
 from gateway.routes import ROUTE_TABLES
 from gateway.seatfeed import SeatFeed
 from persistence import Database
@@ -67,9 +70,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
-    # The engine client's reply reader, the seat feed and the revocation listener each hold a
-    # connection for good.
-    app[REDIS] = connect_redis(app[SETTINGS].redis, extra_connections=3)
+    # The engine client's reply reader, the seat feed, the queue feed and the revocation
+    # listener each hold a connection for good.
+    app[REDIS] = connect_redis(app[SETTINGS].redis, extra_connections=4)
     # The limiter's script is registered once here and reused by every request.
     app[LIMITER] = RateLimiter(app[REDIS], app[SETTINGS].limits, on_refused=app[METRICS].refused)
     async with Revocations(
@@ -96,6 +99,12 @@ async def _seat_feed(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _queue_feed(app: web.Application) -> AsyncIterator[None]:
+    async with QueueFeed(app[REDIS], app[SETTINGS].engine) as feed:
+        app[QUEUE_FEED] = feed
+        yield
+
+
 async def _scheduler(app: web.Application) -> AsyncIterator[None]:
     async with aiojobs.Scheduler(close_timeout=5.0) as scheduler:
         app[SCHEDULER] = scheduler
@@ -113,14 +122,17 @@ async def _payments(app: web.Application) -> AsyncIterator[None]:
 async def _close_seat_maps(app: web.Application) -> None:
     # Open websockets would otherwise keep their handlers, and so the process, alive.
     app[SEAT_FEED].close_watchers()
+    app[QUEUE_FEED].close_watchers()
 
 
 def make_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        # Instrumentation outermost: it counts and tags the answer the client actually gets.
-        middlewares=[instrumentation_middleware, error_middleware, auth_middleware],
-        client_max_size=settings.http.max_body_bytes,
-    )
+    # Instrumentation outermost: it counts and tags the answer the client actually gets. Only
+    # the trusted-proxy middleware goes before it (it cannot fail), so that every log line,
+    # limit and socket cap sees the client behind the proxies.
+    middlewares: list[Middleware] = [instrumentation_middleware, error_middleware, auth_middleware]
+    if settings.limits.trusted_proxies:
+        middlewares.insert(0, proxy_middleware(settings.limits.trusted_proxies))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.http.max_body_bytes)
     app[SETTINGS] = settings
     # A registry per app, never the library's global one: a test may build several apps.
     app[METRICS] = GatewayMetrics.create(new_registry())
@@ -138,6 +150,7 @@ def make_app(settings: Settings) -> web.Application:
             _redis,
             _engine,
             _seat_feed,
+            _queue_feed,
             _scheduler,
             _payments,
         ]

@@ -17,6 +17,7 @@ from gateway.limits import RateLimiter, WebsocketCap
 from gateway.livestate import LiveStates
 from gateway.metrics import GatewayMetrics
 from gateway.payments.provider import PaymentProvider
+from gateway.queuefeed import QueueFeed
 from gateway.seatfeed import SeatFeed
 from persistence import Database
 
@@ -25,6 +26,7 @@ DATABASE = web.AppKey("database", Database)
 REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", EngineClient)
 SEAT_FEED = web.AppKey("seat_feed", SeatFeed)
+QUEUE_FEED = web.AppKey("queue_feed", QueueFeed)
 SCHEDULER = web.AppKey("scheduler", aiojobs.Scheduler)
 PAYMENTS = web.AppKey("payments", PaymentProvider)
 PASSWORDS = web.AppKey("passwords", PasswordHasher)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import logging
 import os
@@ -24,13 +25,21 @@ from devstack.demo import load_demo
 from domain.catalog import parse_event_spec, parse_venue_layout
 from domain.errors import DomainError
 from domain.statuses import Role
+from engine.client import EngineClient
 from engine.redis_client import connect_redis
 from engine.shard_count import ShardCountMismatch, claim_when_reachable
 from gateway.app import make_app
 from gateway.auth.passwords import PasswordHasher
 from gateway.auth.revocation import revoke_user, unrevoke_user
+from gateway.event_settings import EventSettings, change_event_settings
 from gateway.routes.auth import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from gateway.views.catalog import event_detail_view, venue_view
+from gateway.waiting_rooms import (
+    RoomChanges,
+    change_waiting_room,
+    parse_opens_at,
+    show_waiting_room,
+)
 from persistence import Database, DatabaseUnavailable
 from persistence.catalog import create_event, create_venue, get_event, get_venue
 from persistence.users import active_hold_count, anonymise_user, create_user, find_user_by_email
@@ -113,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
         "units (cents) per category code.",
     )
     event.add_argument("--file", type=Path, required=True, help="event JSON")
+    event.add_argument(
+        "--no-single-gaps",
+        action="store_true",
+        help="refuse holds that would leave a single free seat alone (as the file's "
+        '"no_single_gaps": true does)',
+    )
     event.set_defaults(run=_create_event)
 
     delete = commands.add_parser(
@@ -124,11 +139,66 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("email")
     delete.set_defaults(run=_delete_user)
 
+    _add_waiting_room_command(commands)
+    _add_event_settings_command(commands)
+
     demo = commands.add_parser(
         "load-demo", help="create the demo venue, an event on sale now, and a demo buyer"
     )
     demo.set_defaults(run=_load_demo)
     return parser
+
+
+def _add_waiting_room_command(commands: argparse._SubParsersAction[Any]) -> None:
+    room = commands.add_parser(
+        "waiting-room",
+        help="show or change an event's waiting room; prints its settings and live figures",
+        description="Without options it shows the room. Options change those settings only, "
+        "while the sale runs too (in force within about a second); an event without a room "
+        "needs --enable or --disable, --opens-at, --rate and --cap to get one.",
+    )
+    room.add_argument("event_id", type=int, metavar="EVENT_ID")
+    switch = room.add_mutually_exclusive_group()
+    switch.add_argument("--enable", dest="enabled", action="store_const", const=True)
+    switch.add_argument("--disable", dest="enabled", action="store_const", const=False)
+    room.add_argument(
+        "--opens-at", metavar="ISO", help="when the queue opens, e.g. 2030-05-01T09:00:00Z"
+    )
+    room.add_argument("--rate", type=int, metavar="N", help="admissions per minute")
+    room.add_argument("--cap", type=int, metavar="N", help="most buyers shopping at once")
+    room.add_argument(
+        "--session-minutes", type=int, metavar="N", help="shopping time per admission"
+    )
+    admission = room.add_mutually_exclusive_group()
+    admission.add_argument("--pause", dest="paused", action="store_const", const=True)
+    admission.add_argument("--resume", dest="paused", action="store_const", const=False)
+    room.set_defaults(run=_waiting_room)
+
+
+def _add_event_settings_command(commands: argparse._SubParsersAction[Any]) -> None:
+    change = commands.add_parser(
+        "event-settings",
+        help="change an event's settings, while it is on sale too; prints the event",
+        description="Saved, then in force for every hold the engine decides from then on; "
+        "holds already made stay.",
+    )
+    change.add_argument("event_id", type=int, metavar="EVENT_ID")
+    gaps = change.add_mutually_exclusive_group(required=True)
+    gaps.add_argument(
+        "--no-single-gaps",
+        dest="no_single_gaps",
+        action="store_const",
+        const=True,
+        help="refuse holds that would leave a single free seat alone",
+    )
+    gaps.add_argument(
+        "--allow-single-gaps",
+        dest="no_single_gaps",
+        action="store_const",
+        const=False,
+        help="let holds leave single free seats (the default of a new event)",
+    )
+    change.set_defaults(run=_event_settings)
 
 
 async def _check_shard_count(settings: Settings) -> None:
@@ -202,11 +272,13 @@ async def _create_venue(settings: Settings, args: argparse.Namespace) -> None:
 
 async def _create_event(settings: Settings, args: argparse.Namespace) -> None:
     spec = _parse(args.file, parse_event_spec)
+    if args.no_single_gaps:
+        spec = dataclasses.replace(spec, no_single_gaps=True)
     async with _database(settings) as db, db.transaction() as conn:
         event_id = await create_event(conn, spec)
         detail = await get_event(conn, event_id)
     assert detail is not None  # written in this same transaction
-    _print_json({"event": event_detail_view(detail)})
+    _print_json({"event": event_detail_view(detail, None)})
 
 
 def _parse(path: Path, parse: Callable[[Any], T]) -> T:
@@ -277,6 +349,45 @@ async def _delete_user(settings: Settings, args: argparse.Namespace) -> None:
     finally:
         await redis.aclose()
     print(f"user {user.id} deleted: details anonymised, tokens refused")
+
+
+async def _waiting_room(settings: Settings, args: argparse.Namespace) -> None:
+    changes = RoomChanges(
+        enabled=args.enabled,
+        queue_opens_at_ms=None if args.opens_at is None else parse_opens_at(args.opens_at),
+        admissions_per_minute=args.rate,
+        max_inside=args.cap,
+        session_minutes=args.session_minutes,
+        paused=args.paused,
+    )
+    # One extra connection: the engine client's reply reader holds one for good.
+    redis = connect_redis(settings.redis, extra_connections=1)
+    try:
+        async with _database(settings) as db:
+            if changes.empty:
+                view = await show_waiting_room(db, redis, settings.engine, args.event_id)
+            else:
+                async with EngineClient(redis, settings.engine) as engine:
+                    view = await change_waiting_room(db, engine, args.event_id, changes)
+    except RedisError as exc:
+        raise CommandError(f"Redis: {exc}") from None
+    finally:
+        await redis.aclose()
+    _print_json(view)
+
+
+async def _event_settings(settings: Settings, args: argparse.Namespace) -> None:
+    changes = EventSettings(no_single_gaps=args.no_single_gaps)
+    # One extra connection: the engine client's reply reader holds one for good.
+    redis = connect_redis(settings.redis, extra_connections=1)
+    try:
+        async with _database(settings) as db, EngineClient(redis, settings.engine) as engine:
+            event = await change_event_settings(db, engine, args.event_id, changes)
+    except RedisError as exc:
+        raise CommandError(f"Redis: {exc}") from None
+    finally:
+        await redis.aclose()
+    _print_json({"event": event})
 
 
 async def _load_demo(settings: Settings, args: argparse.Namespace) -> None:

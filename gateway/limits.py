@@ -9,29 +9,34 @@ If Redis cannot be reached the check lets the request through and logs a warning
 outage must not lock every buyer out, and the routes behind it fail on their own if they need
 Redis too.
 
-The client is `request.remote`, the peer address. The gateway binds to loopback and is reached
-directly. Behind a reverse proxy every request would share the proxy's address, so a trusted
-`X-Forwarded-For` must be configured first: the address the proxy appends, believed only when the
-peer is that proxy. It is not trusted by default because any client can send the header.
+The client is `client_ip(request)`. Reached directly, that is the peer address. Behind a reverse
+proxy every request would share the proxy's address, so `TRUSTED_PROXIES` names the proxies whose
+`X-Forwarded-For` is believed: `proxy_middleware` walks the header from the right, past every
+trusted hop, to the first address that is not one (the client as the outermost trusted proxy saw
+it), and makes that the request's `remote`. Anything to the left of it was written by the client
+and is ignored, and a header from a peer that is not a trusted proxy is never read at all: any
+client can send one.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import ipaddress
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from config.settings import LimitSettings, Rate
+from config.settings import IpNetwork, LimitSettings, Rate
 from domain.errors import RateLimited
 from engine.keys import PREFIX
 
@@ -95,6 +100,8 @@ class LimitRule(enum.StrEnum):
     SIGNUP_EMAIL = "signup_email"
     HOLDS_USER = "holds_user"
     SEAT_MAP_IP = "seat_map_ip"
+    QUEUE_JOIN_IP = "queue_join_ip"
+    QUEUE_SOCKET_IP = "queue_socket_ip"
     WEBSOCKET_CAP = "websocket_cap"
 
 
@@ -163,10 +170,79 @@ class RateLimiter:
             Rule(ip_key("seat_map", ip), self.settings.seat_map_per_ip, LimitRule.SEAT_MAP_IP)
         )
 
+    async def queue_join(self, ip: str) -> None:
+        await self.check(
+            Rule(ip_key("queue_join", ip), self.settings.queue_join_per_ip, LimitRule.QUEUE_JOIN_IP)
+        )
+
+    async def queue_socket(self, ip: str) -> None:
+        await self.check(
+            Rule(
+                ip_key("queue_socket", ip),
+                self.settings.queue_socket_per_ip,
+                LimitRule.QUEUE_SOCKET_IP,
+            )
+        )
+
+
+# -- the client's address --------------------------------------------------------------------
+
 
 def client_ip(request: web.Request) -> str:
-    # The peer address, never a header; see the module docstring for running behind a proxy.
+    """The client every per-IP limit counts: the peer, or behind trusted proxies the address
+    `proxy_middleware` settled on (it replaces `remote`), never a header read here."""
     return request.remote or "unknown"
+
+
+def forwarded_client(
+    peer: str | None, forwarded_for: Iterable[str], trusted: tuple[IpNetwork, ...]
+) -> str | None:
+    """The client's address behind a chain of trusted proxies, or None to keep the peer.
+
+    The standard right-to-left walk: each trusted hop appends the address it was reached from,
+    so starting from the peer, every hop that is a trusted proxy vouches for the one to its
+    left, and the first one that is not a trusted proxy is the client. A malformed entry ends
+    the walk at the last hop known good: what lies beyond it cannot be read, let alone trusted.
+    If every hop is trusted, the leftmost one is the client."""
+    if not _is_trusted(peer, trusted):
+        return None
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]
+    client: str | None = None
+    for hop in reversed(hops):
+        try:
+            address = ipaddress.ip_address(hop)
+        except ValueError:
+            return client
+        client = str(address)
+        if not any(address in network for network in trusted):
+            return client
+    return client
+
+
+def _is_trusted(peer: str | None, trusted: tuple[IpNetwork, ...]) -> bool:
+    if peer is None or not trusted:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:  # a Unix socket's path, say
+        return False
+    return any(address in network for network in trusted)
+
+
+def proxy_middleware(trusted: tuple[IpNetwork, ...]) -> Middleware:
+    """Sets each request's `remote` to its client behind the trusted proxies. Outermost, so
+    the access log, the limits and the websocket cap all see the same client."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        client = forwarded_client(
+            request.remote, request.headers.getall(hdrs.X_FORWARDED_FOR, ()), trusted
+        )
+        if client is not None and client != request.remote:
+            request = request.clone(remote=client)
+        return await handler(request)
+
+    return middleware
 
 
 # -- websockets ----------------------------------------------------------------------------
@@ -176,7 +252,7 @@ WEBSOCKET_RETRY_AFTER: Final = 5
 
 
 class WebsocketCap:
-    """Open seat-map sockets per client IP, counted in this process.
+    """Open websockets (seat maps and queue screens) per client IP, counted in this process.
 
     Each gateway protects its own file descriptors and memory, which is what the cap is for, so
     a shared count would buy nothing but a Redis round trip per connect; a client spread over
@@ -198,7 +274,8 @@ class WebsocketCap:
             if self._on_refused is not None:
                 self._on_refused(LimitRule.WEBSOCKET_CAP)
             raise RateLimited(
-                f"At most {self._settings.websockets_per_ip} live seat maps per client",
+                f"At most {self._settings.websockets_per_ip} live connections (seat maps and "
+                "queues) per client",
                 retry_after=WEBSOCKET_RETRY_AFTER,
             )
         self._open[ip] += 1

@@ -30,6 +30,7 @@ _LATENCY_BUCKETS: Final = (
 
 class WebsocketKind(enum.StrEnum):
     SEAT_MAP = "seat_map"
+    QUEUE = "queue"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

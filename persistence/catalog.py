@@ -1,7 +1,8 @@
 """Venues, price categories, seats and events: every catalog query.
 
-Catalog rows are written once by an organizer and then only read; seat statuses in
-`event_seats` are the engine's to change (it writes them behind), so nothing here updates them.
+Catalog rows are written once by an organizer and then only read, except an event's settings
+(`set_event_settings`); seat statuses in `event_seats` are the engine's to change (it writes
+them behind), so nothing here updates them.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class EventSummary:
     sale_ends_at: datetime
     currency: str
     max_seats_per_buyer: int
+    no_single_gaps: bool
     seats_total: int
     seats_available: int
 
@@ -125,7 +127,7 @@ _CATEGORIES: Final = """
 # single-event form still uses the primary key.
 _EVENTS: Final = """
     SELECT e.id, e.name, e.venue_id, v.name AS venue, e.starts_at, e.sale_starts_at,
-           e.sale_ends_at, e.currency, e.max_seats_per_buyer,
+           e.sale_ends_at, e.currency, e.max_seats_per_buyer, e.no_single_gaps,
            COUNT(es.id) AS seats_total,
            COUNT(CASE WHEN es.status = 'available' THEN 1 END) AS seats_available
     FROM events e
@@ -156,10 +158,17 @@ async def create_venue(conn: Connection, layout: VenueLayout) -> int:
         category_ids = await _category_ids(conn, venue_id)
         # Seats go in layout order, so ordering by id later gives the organizer's order back.
         await conn.execute_many(
-            "INSERT INTO seats (venue_id, section, row_label, number, category_id)"
-            " VALUES (%s, %s, %s, %s, %s)",
+            "INSERT INTO seats (venue_id, section, row_label, number, category_id, seat_rank)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
             [
-                (venue_id, seat.section, seat.row, seat.number, category_ids[seat.category])
+                (
+                    venue_id,
+                    seat.section,
+                    seat.row,
+                    seat.number,
+                    category_ids[seat.category],
+                    seat.rank,
+                )
                 for seat in layout.seats()
             ],
         )
@@ -188,7 +197,7 @@ async def create_event(conn: Connection, spec: EventSpec) -> int:
     check_prices(spec.prices, set(category_ids))
     event_id = await conn.insert(
         "INSERT INTO events (venue_id, name, starts_at, sale_starts_at, sale_ends_at, currency,"
-        " max_seats_per_buyer) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        " max_seats_per_buyer, no_single_gaps) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
         (
             spec.venue_id,
             spec.name,
@@ -197,6 +206,7 @@ async def create_event(conn: Connection, spec: EventSpec) -> int:
             spec.sale_ends_at,
             spec.currency,
             spec.max_seats_per_buyer,
+            spec.no_single_gaps,
         ),
     )
     await conn.execute_many(
@@ -245,6 +255,14 @@ async def list_events(conn: Connection) -> list[EventSummary]:
 async def event_exists(conn: Connection, event_id: int) -> bool:
     found = await conn.fetch_value("SELECT 1 FROM events WHERE id = %s", (event_id,))
     return found is not None
+
+
+async def set_event_settings(conn: Connection, event_id: int, *, no_single_gaps: bool) -> None:
+    """Store an event's settings (the engine loads them with the event); an unknown event is
+    left to the caller, which reads the event back. The row stays locked until the commit."""
+    await conn.execute(
+        "UPDATE events SET no_single_gaps = %s WHERE id = %s", (no_single_gaps, event_id)
+    )
 
 
 async def get_event(conn: Connection, event_id: int) -> EventDetail | None:
@@ -305,17 +323,21 @@ async def event_layout(conn: Connection, event_id: int) -> EventLayout | None:
         (event_id,),
     )
     seats = await conn.fetch_all(
-        "SELECT es.id, s.section, s.row_label, s.number, pc.code FROM event_seats es"
+        "SELECT es.id, s.section, s.row_label, s.number, s.seat_rank, pc.code FROM event_seats es"
         " JOIN seats s ON s.id = es.seat_id"
         " JOIN price_categories pc ON pc.id = s.category_id"
         " WHERE es.event_id = %s ORDER BY es.id",
         (event_id,),
     )
-    # section -> row label -> (category, numbers), all in layout order
-    sections: dict[str, dict[str, tuple[str, list[int]]]] = {}
+    # section -> row label -> (category, numbers, seat ranks), all in layout order; a row's
+    # rank was spread over its seats when stored, so every rank comes back as a seat's.
+    sections: dict[str, dict[str, tuple[str, list[int], list[tuple[int, int]]]]] = {}
     for seat in seats:
         rows = sections.setdefault(seat["section"], {})
-        rows.setdefault(seat["row_label"], (seat["code"], []))[1].append(seat["number"])
+        _, numbers, ranks = rows.setdefault(seat["row_label"], (seat["code"], [], []))
+        numbers.append(seat["number"])
+        if seat["seat_rank"] is not None:
+            ranks.append((seat["number"], int(seat["seat_rank"])))
     stage, geometry = (
         (None, {}) if event["geometry"] is None else parse_geometry(json.loads(event["geometry"]))
     )
@@ -326,7 +348,8 @@ async def event_layout(conn: Connection, event_id: int) -> EventLayout | None:
             SectionSpec(
                 name,
                 tuple(
-                    RowSpec(label, tuple(numbers), code) for label, (code, numbers) in rows.items()
+                    RowSpec(label, tuple(numbers), code, None, tuple(sorted(ranks)))
+                    for label, (code, numbers, ranks) in rows.items()
                 ),
                 geometry.get(name),
             )
@@ -388,6 +411,7 @@ def _event(row: Row) -> EventSummary:
         sale_ends_at=row["sale_ends_at"],
         currency=row["currency"],
         max_seats_per_buyer=row["max_seats_per_buyer"],
+        no_single_gaps=bool(row["no_single_gaps"]),
         seats_total=row["seats_total"],
         seats_available=row["seats_available"],
     )

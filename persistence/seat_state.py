@@ -64,6 +64,7 @@ class EventRow:
     sale_starts_at_ms: int
     sale_ends_at_ms: int
     max_seats_per_buyer: int
+    no_single_gaps: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +220,8 @@ async def enqueue_session_expiries(
 
 async def load_events(conn: Connection, *, ending_after_ms: int) -> list[EventRow]:
     rows = await conn.fetch_all(
-        "SELECT id, sale_starts_at, sale_ends_at, max_seats_per_buyer FROM events"
-        " WHERE sale_ends_at > %s",
+        "SELECT id, sale_starts_at, sale_ends_at, max_seats_per_buyer, no_single_gaps"
+        " FROM events WHERE sale_ends_at > %s",
         (to_datetime(ending_after_ms),),
     )
     return [_event(row) for row in rows]
@@ -228,7 +229,8 @@ async def load_events(conn: Connection, *, ending_after_ms: int) -> list[EventRo
 
 async def load_event(conn: Connection, event_id: int) -> EventRow | None:
     row = await conn.fetch_one(
-        "SELECT id, sale_starts_at, sale_ends_at, max_seats_per_buyer FROM events WHERE id = %s",
+        "SELECT id, sale_starts_at, sale_ends_at, max_seats_per_buyer, no_single_gaps"
+        " FROM events WHERE id = %s",
         (event_id,),
     )
     return None if row is None else _event(row)
@@ -240,6 +242,7 @@ def _event(row: Row) -> EventRow:
         sale_starts_at_ms=to_ms(row["sale_starts_at"]) or 0,
         sale_ends_at_ms=to_ms(row["sale_ends_at"]) or 0,
         max_seats_per_buyer=int(row["max_seats_per_buyer"]),
+        no_single_gaps=bool(row["no_single_gaps"]),
     )
 
 

@@ -27,6 +27,7 @@ pytest_plugins = [
 ]
 
 APP_TABLES = (
+    "waiting_rooms",
     "booking_seats",
     "bookings",
     "payments",

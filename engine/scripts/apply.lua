@@ -75,6 +75,20 @@ for _, ev in ipairs(p.events) do
   redis.call('PUBLISH', ev[3], ev[4] .. seq .. ',"changes":' .. ev[6] .. '}')
 end
 
+-- Waiting rooms: changed places, then each room's record, published where its progress moved.
+for _, q in ipairs(p.places) do
+  local flat = q[2]
+  for i = 1, #flat, 1000 do
+    redis.call('HSET', KEYS[q[1]], unpack(flat, i, math.min(i + 999, #flat)))
+  end
+end
+for _, r in ipairs(p.rooms) do
+  redis.call('SET', KEYS[r[1]], r[2])
+  if r[3] then
+    redis.call('PUBLISH', r[3], r[2])
+  end
+end
+
 -- The batch's commands are the oldest (rightmost) entries. A stale owner's BLMOVE can still
 -- push one more on the left after the take; it stays in flight for the next turn to decide.
 if taken > 0 then

@@ -91,6 +91,11 @@ BODY_TIMEOUT: Final = error(
     "`request_timeout`: the body did not arrive in full within HTTP_BODY_TIMEOUT_SECONDS."
 )
 NOT_JSON: Final = error("`unsupported_media_type`: the body is not sent as application/json.")
+NOT_ADMITTED: Final = error(
+    "`not_admitted`: the event's waiting room is on and the caller has no admission with a "
+    "running shopping session (never joined, still waiting, or the session ran out). "
+    "`event_id` and `queue_url` (where to join or look) come with it."
+)
 
 
 def rate_limited(limits: str) -> dict[str, Any]:

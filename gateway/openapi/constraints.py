@@ -27,6 +27,9 @@ CATEGORY_CODE_MAX: Final = 32
 CATEGORY_NAME_MAX: Final = 100
 SECTION_NAME_MAX: Final = 32
 ROW_LABEL_MAX: Final = 16
+# A best-available request's filters: gateway.routes.holds checks these very constants.
+MAX_FILTER_NAMES: Final = 50
+MAX_FILTER_NAME_LENGTH: Final = 32  # the longest section name or category code
 
 # Handlers refuse names with nothing visible in them (`domain.text.is_blank`), so "not blank"
 # means "has a character outside the invisible class".

@@ -37,6 +37,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             {"name": "catalog", "description": "Events, prices and seat maps"},
             {"name": "admin", "description": "Organizer endpoints (admin role)"},
             {"name": "holds", "description": "Holding seats while a buyer pays"},
+            {"name": "queue", "description": "An event's waiting room: places and progress"},
             {"name": "payments", "description": "Checkout, the provider's webhook, bookings"},
             {"name": "meta", "description": "This document"},
             {"name": "pages", "description": "The buyer's page (HTML, scripts, styles)"},

@@ -6,6 +6,7 @@ from domain.catalog import (
     DEFAULT_MAX_SEATS_PER_BUYER,
     MAX_COORDINATE,
     MAX_PRICE_MINOR,
+    MAX_RANK,
     MAX_SEAT_NUMBER,
     MAX_SEATS,
     MAX_SEATS_PER_BUYER,
@@ -32,6 +33,8 @@ from gateway.openapi.constraints import (
     HOLD_ID_PATTERN,
     INT64_MAX,
     MAX_EMAIL_LENGTH,
+    MAX_FILTER_NAME_LENGTH,
+    MAX_FILTER_NAMES,
     MAX_NAME_LENGTH,
     MAX_PASSWORD_LENGTH,
     MAX_SEATS_PER_HOLD,
@@ -40,6 +43,7 @@ from gateway.openapi.constraints import (
     SECTION_NAME_MAX,
     VENUE_NAME_MAX,
 )
+from gateway.openapi.waiting_room import waiting_room_schemas
 from gateway.payments.webhook import Outcome
 
 
@@ -91,6 +95,7 @@ def schemas() -> dict[str, Schema]:
         **_catalog_schemas(),
         **_payment_schemas(),
         **_request_schemas(),
+        **waiting_room_schemas(),
     }
 
 
@@ -159,6 +164,15 @@ def _catalog_schemas() -> dict[str, Schema]:
         "sale_ends_at": DATETIME,
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
         "max_seats_per_buyer": integer(1, MAX_SEATS_PER_BUYER),
+        "no_single_gaps": {
+            "type": "boolean",
+            "description": "Holds that would leave one free seat alone between taken seats "
+            "(or a taken seat and a row's end) are refused with `orphan_seat`.",
+        },
+        "waiting_room": {
+            "oneOf": [ref("EventWaitingRoom"), {"type": "null"}],
+            "description": "Null: no waiting room, buyers go straight to the seats.",
+        },
         "seats_total": integer(0),
         "seats_available": integer(0),
     }
@@ -274,8 +288,28 @@ def _request_schemas() -> dict[str, Schema]:
             },
         ],
     }
+    rank = integer(1, MAX_RANK)
     row = object_schema(
-        {"label": text(ROW_LABEL_MAX), "seats": seat_numbers, "category": STRING},
+        {
+            "label": text(ROW_LABEL_MAX),
+            "seats": seat_numbers,
+            "category": STRING,
+            "rank": _nullable(
+                {
+                    **rank,
+                    "description": "Overrides the seat order of best-available holds: ranked "
+                    "seats come first, 1 best, then the rest by distance from the stage.",
+                }
+            ),
+            "seat_ranks": _nullable(
+                {
+                    "type": "object",
+                    "propertyNames": {"pattern": "^[0-9]+$"},
+                    "additionalProperties": rank,
+                    "description": "Ranks of single seats by seat number, over the row's.",
+                }
+            ),
+        },
         required=["label", "seats", "category"],
         extra=False,
     )
@@ -362,20 +396,26 @@ def _request_schemas() -> dict[str, Schema]:
         "LoginRequest": object_schema(
             {"email": STRING, "password": STRING}, required=["email", "password"], extra=True
         ),
-        "HoldRequest": object_schema(
-            {
-                "seat_ids": {
-                    "type": "array",
-                    "minItems": 1,
-                    "maxItems": MAX_SEATS_PER_HOLD,
-                    "uniqueItems": True,
-                    "items": integer(1, INT64_MAX),
-                    "description": "Seat ids from the event's seat map.",
-                }
-            },
-            required=["seat_ids"],
-            extra=True,
-        ),
+        "HoldRequest": {
+            **object_schema(
+                {
+                    "seat_ids": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": MAX_SEATS_PER_HOLD,
+                        "uniqueItems": True,
+                        "items": integer(1, INT64_MAX),
+                        "description": "Seat ids from the event's seat map.",
+                    },
+                    "best_available": _best_available(),
+                },
+                required=[],
+                extra=True,
+            ),
+            "description": "Either the seats (`seat_ids`) or a request for the best ones "
+            "(`best_available`), not both.",
+            "oneOf": [{"required": ["seat_ids"]}, {"required": ["best_available"]}],
+        },
         "VenueLayout": {
             **object_schema(
                 {
@@ -448,6 +488,13 @@ def _request_schemas() -> dict[str, Schema]:
                     "additionalProperties": integer(0, MAX_PRICE_MINOR),
                     "description": "Minor units (cents) per category code of the venue.",
                 },
+                "no_single_gaps": {
+                    "type": ["boolean", "null"],
+                    "default": False,
+                    "description": "Refuse holds that would leave one free seat alone between "
+                    "taken seats or a taken seat and a row's end (`orphan_seat`); "
+                    "best-available then never does. Null or absent means false.",
+                },
             },
             required=[
                 "venue_id",
@@ -460,6 +507,48 @@ def _request_schemas() -> dict[str, Schema]:
             ],
             extra=False,
         ),
+        "EventSettings": object_schema(
+            {
+                "no_single_gaps": {
+                    "type": "boolean",
+                    "description": "Refuse holds that would leave one free seat alone between "
+                    "taken seats or a taken seat and a row's end (`orphan_seat`); "
+                    "best-available then never does.",
+                }
+            },
+            required=["no_single_gaps"],
+            extra=False,
+        ),
+    }
+
+
+def _best_available() -> Schema:
+    names: Schema = {
+        "type": ["array", "null"],
+        "maxItems": MAX_FILTER_NAMES,
+        "items": {"type": "string", "minLength": 1, "maxLength": MAX_FILTER_NAME_LENGTH},
+    }
+    return {
+        **object_schema(
+            {
+                "count": integer(1, MAX_SEATS_PER_HOLD),
+                "categories": {**names, "description": "Category codes; absent or [] for any."},
+                "sections": {**names, "description": "Section names; absent or [] for any."},
+                "together": {
+                    "type": ["boolean", "null"],
+                    "default": True,
+                    "description": "False lets the seats be apart when no `count` adjacent "
+                    "seats are left.",
+                },
+            },
+            required=["count"],
+            extra=True,
+        ),
+        "description": "The engine picks and holds the best free seats in one decision: "
+        "`count` adjacent seats in one row leaving no single seat stranded; else adjacent "
+        "seats (unless the event has `no_single_gaps`); else, with `together: false`, the "
+        "best seats wherever they are. Best means nearest the stage, unless the organizer "
+        "ranked rows or seats.",
     }
 
 

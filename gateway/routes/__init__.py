@@ -15,7 +15,10 @@ from gateway.routes import (
     openapi,
     pages,
     payments,
+    queue,
+    queue_ws,
     seats_ws,
+    waiting_rooms,
 )
 
 ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
@@ -23,8 +26,11 @@ ROUTE_TABLES: tuple[web.RouteTableDef, ...] = (
     auth.routes,
     catalog.routes,
     admin.routes,
+    waiting_rooms.routes,
     holds.routes,
     seats_ws.routes,
+    queue.routes,
+    queue_ws.routes,
     openapi.routes,
     payments.routes,
     bookings.routes,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from domain.catalog import parse_event_spec, parse_venue_layout
-from gateway.appkeys import DATABASE
+from gateway.appkeys import DATABASE, ENGINE
 from gateway.auth.guard import require_admin
+from gateway.event_settings import change_event_settings, parse_event_settings
 from gateway.views.catalog import event_detail_view, venue_view
-from gateway.wire import json_response, read_json_object
+from gateway.wire import json_response, path_id, read_json_object
 from persistence.catalog import create_event, create_venue, get_event, get_venue, list_venues
 
 routes = web.RouteTableDef()
@@ -41,4 +42,16 @@ async def create_event_route(request: web.Request) -> web.Response:
         event_id = await create_event(conn, spec)
         detail = await get_event(conn, event_id)
     assert detail is not None  # written in this same transaction
-    return json_response({"event": event_detail_view(detail)}, status=201)
+    # A new event has no waiting room until its organizer sets one.
+    return json_response({"event": event_detail_view(detail, None)}, status=201)
+
+
+@routes.patch("/api/v1/admin/events/{event_id}")
+async def change_event_route(request: web.Request) -> web.Response:
+    """Change an event's settings while it is on sale: saved, then in force in the engine."""
+    await require_admin(request)
+    event_id = path_id(request, "event_id")
+    settings = parse_event_settings(await read_json_object(request))
+    app = request.app
+    detail = await change_event_settings(app[DATABASE], app[ENGINE], event_id, settings)
+    return json_response({"event": detail})

@@ -25,6 +25,7 @@ from persistence.catalog import (
     get_event,
     list_events,
 )
+from persistence.waiting_rooms import get_waiting_room, load_waiting_rooms
 
 if TYPE_CHECKING:
     from domain.statuses import SeatStatus
@@ -43,7 +44,8 @@ LAYOUT_CACHE_CONTROL: Final = "public, max-age=86400"
 async def events(request: web.Request) -> web.Response:
     async with request.app[DATABASE].transaction() as conn:
         found = await list_events(conn)
-    return json_response({"events": [event_view(event) for event in found]})
+        rooms = await load_waiting_rooms(conn, [event.id for event in found])
+    return json_response({"events": [event_view(event, rooms.get(event.id)) for event in found]})
 
 
 @routes.get("/api/v1/events/{event_id}")
@@ -52,9 +54,10 @@ async def event(request: web.Request) -> web.Response:
     event_id = path_id(request, "event_id")
     async with request.app[DATABASE].transaction() as conn:
         detail = await get_event(conn, event_id)
+        room = await get_waiting_room(conn, event_id) if detail is not None else None
     if detail is None:
         raise NotFound(f"No event {event_id}")
-    return json_response({"event": event_detail_view(detail)})
+    return json_response({"event": event_detail_view(detail, room)})
 
 
 @routes.get("/api/v1/events/{event_id}/seats")

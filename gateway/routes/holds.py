@@ -1,16 +1,22 @@
-"""Holding seats: ask the owning shard's actor, wait for its decision, answer with it."""
+"""Holding seats: ask the owning shard's actor, wait for its decision, answer with it.
+
+A hold names its seats (`seat_ids`) or asks for the best ones (`best_available`), which the
+actor chooses in the same turn it holds them (engine/seat_index.py).
+"""
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
 from domain.errors import InvalidInput
-from engine.protocol import HoldRequest, ReleaseRequest, idempotent_command_id, new_command_id
+from engine.protocol import BestAvailableRequest, HoldRequest, ReleaseRequest, new_command_id
 from gateway.appkeys import ENGINE, LIMITER
 from gateway.auth.guard import current_user
 from gateway.hold_access import own_hold
+from gateway.idempotency import command_id
+from gateway.openapi.constraints import MAX_FILTER_NAME_LENGTH, MAX_FILTER_NAMES
 from gateway.views.holds import hold_body
 from gateway.wire import field, json_response, path_id, read_json_object
 
@@ -18,7 +24,6 @@ routes = web.RouteTableDef()
 
 # A hard ceiling on one request; the event's own per-buyer cap is enforced by the actor.
 MAX_SEATS_PER_HOLD: Final = 50
-_MAX_KEY_LENGTH: Final = 255
 
 
 def _seat_ids(value: list[object]) -> str | None:
@@ -34,20 +39,6 @@ def _seat_ids(value: list[object]) -> str | None:
     return None
 
 
-def _command_id(request: web.Request, user_id: int, event_id: int) -> str:
-    """The decision's id: derived from the caller's Idempotency-Key, so a retry of the same
-    request is answered with the first decision instead of making a second hold."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return new_command_id()
-    if not key or len(key) > _MAX_KEY_LENGTH or not key.isprintable():
-        raise InvalidInput(
-            f"Idempotency-Key must be 1-{_MAX_KEY_LENGTH} printable characters",
-            field="Idempotency-Key",
-        )
-    return idempotent_command_id(f"{user_id}:{event_id}", key)
-
-
 @routes.post("/api/v1/events/{id}/holds")
 async def create_hold(request: web.Request) -> web.Response:
     user = current_user(request)
@@ -55,18 +46,79 @@ async def create_hold(request: web.Request) -> web.Response:
     await request.app[LIMITER].hold(user.user_id)
     event_id = path_id(request)
     body = await read_json_object(request)
-    seat_ids = field(body, "seat_ids", list, check=_seat_ids)
     engine = request.app[ENGINE]
-    reply = await engine.submit(
-        HoldRequest(
-            id=_command_id(request, user.user_id, event_id),
+    decision = command_id(request, f"{user.user_id}:{event_id}")
+    command: HoldRequest | BestAvailableRequest
+    if ("seat_ids" in body) == ("best_available" in body):
+        raise InvalidInput("Send either 'seat_ids' or 'best_available'", field="seat_ids")
+    if "best_available" in body:
+        best = field(body, "best_available", dict)
+        command = BestAvailableRequest(
+            id=decision,
+            reply_to=engine.reply_to,
+            event_id=event_id,
+            user_id=user.user_id,
+            count=_count(best),
+            categories=_names(best, "categories"),
+            sections=_names(best, "sections"),
+            together=_together(best),
+        )
+    else:
+        seat_ids = field(body, "seat_ids", list, check=_seat_ids)
+        command = HoldRequest(
+            id=decision,
             reply_to=engine.reply_to,
             event_id=event_id,
             user_id=user.user_id,
             seat_ids=tuple(seat_ids),
         )
-    )
+    reply = await engine.submit(command)
     return json_response({"hold": hold_body(reply.hold_or_raise())}, status=201)
+
+
+def _count(best: dict[str, Any]) -> int:
+    if not isinstance(best.get("count"), int) or isinstance(best["count"], bool):
+        raise InvalidInput(
+            "'best_available.count' must be an integer", field="best_available.count"
+        )
+    if not 1 <= best["count"] <= MAX_SEATS_PER_HOLD:
+        raise InvalidInput(
+            f"'best_available.count' must be between 1 and {MAX_SEATS_PER_HOLD}",
+            field="best_available.count",
+        )
+    return int(best["count"])
+
+
+def _names(best: dict[str, Any], key: str) -> tuple[str, ...]:
+    """An optional list of category codes or section names; absent, null or [] mean any."""
+    where = f"best_available.{key}"
+    names = best.get(key)
+    if names is None:
+        return ()
+    if (
+        not isinstance(names, list)
+        or len(names) > MAX_FILTER_NAMES
+        or not all(
+            isinstance(name, str) and 0 < len(name) <= MAX_FILTER_NAME_LENGTH for name in names
+        )
+    ):
+        raise InvalidInput(
+            f"'{where}' must list at most {MAX_FILTER_NAMES} names of 1-"
+            f"{MAX_FILTER_NAME_LENGTH} characters",
+            field=where,
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _together(best: dict[str, Any]) -> bool:
+    together = best.get("together", True)
+    if together is None:
+        return True
+    if not isinstance(together, bool):
+        raise InvalidInput(
+            "'best_available.together' must be true or false", field="best_available.together"
+        )
+    return together
 
 
 @routes.get("/api/v1/holds/{id}")

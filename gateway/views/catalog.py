@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Final, TypedDict
 
 from domain.geometry import plan_venue
 from domain.statuses import SeatStatus
+from gateway.views.queue import EventWaitingRoomView, event_waiting_room_view
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from domain.geometry import Point
+    from domain.waiting_room import WaitingRoomSettings
     from persistence.catalog import EventDetail, EventLayout, EventSummary, SeatRow, VenueSummary
 
 # One character per status in the live state; the OpenAPI document lists the same letters.
@@ -49,6 +51,10 @@ class EventView(TypedDict):
     sale_ends_at: str
     currency: str
     max_seats_per_buyer: int
+    # Holds that would strand a single free seat are refused (`orphan_seat`).
+    no_single_gaps: bool
+    # Null: no waiting room; buyers go straight to the seats.
+    waiting_room: EventWaitingRoomView | None
     seats_total: int
     seats_available: int
 
@@ -136,7 +142,7 @@ def venue_view(venue: VenueSummary) -> VenueView:
     }
 
 
-def event_view(event: EventSummary) -> EventView:
+def event_view(event: EventSummary, room: WaitingRoomSettings | None) -> EventView:
     return {
         "id": event.id,
         "name": event.name,
@@ -147,14 +153,16 @@ def event_view(event: EventSummary) -> EventView:
         "sale_ends_at": utc_iso(event.sale_ends_at),
         "currency": event.currency,
         "max_seats_per_buyer": event.max_seats_per_buyer,
+        "no_single_gaps": event.no_single_gaps,
+        "waiting_room": event_waiting_room_view(event.id, room),
         "seats_total": event.seats_total,
         "seats_available": event.seats_available,
     }
 
 
-def event_detail_view(detail: EventDetail) -> EventDetailView:
+def event_detail_view(detail: EventDetail, room: WaitingRoomSettings | None) -> EventDetailView:
     return {
-        **event_view(detail.event),
+        **event_view(detail.event, room),
         "prices": [
             {"category": p.category, "name": p.name, "amount_minor": p.amount_minor}
             for p in detail.prices

@@ -15,10 +15,10 @@ ROOT: Final = Path(__file__).resolve().parents[2]
 RUN_WITHIN: Final = 220.0
 
 
-def run_quick(module: str, out: Path) -> dict[str, Any]:
-    """Run `python -m <module> --quick --out <out>` and return the report it wrote."""
+def run_quick(module: str, out: Path, *options: str) -> dict[str, Any]:
+    """Run `python -m <module> --quick --out <out> [options]` and return the report it wrote."""
     process = subprocess.Popen(
-        [sys.executable, "-m", module, "--quick", "--out", str(out)],
+        [sys.executable, "-m", module, "--quick", "--out", str(out), *options],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -45,11 +45,15 @@ def run_quick(module: str, out: Path) -> dict[str, Any]:
 
 @pytest.mark.timeout(240)
 def test_engine_benchmark_keeps_its_invariants(tmp_path: Path) -> None:
-    report = run_quick("bench.engine", tmp_path)
+    report = run_quick("bench.engine", tmp_path, "--sweep", "300", "--sweep-seconds", "1")
 
     assert report["benchmark"] == "engine"
     assert report["configurations"]
     assert all(row["invariants"] == "ok" for row in report["configurations"])
+    # The open-loop sweep (bench.engine_sweep): one point, every command decided.
+    [point] = report["sweep"]
+    assert point["offered_per_s"] == 300
+    assert report["sweep_runs"][0]["decided"] == 300
 
 
 @pytest.mark.timeout(240)
@@ -64,3 +68,21 @@ def test_rush_keeps_its_invariants(tmp_path: Path) -> None:
     # The engine's own /metrics count every granted hold once, as the load client did.
     assert report["metrics"]["engine"]["by_outcome"]["ok"] == report["holds"]["granted"]
     assert report["metrics"]["web"]["hold_requests"]["2xx"] >= report["holds"]["granted"]
+
+
+@pytest.mark.timeout(240)
+def test_waiting_room_rush_admits_in_rank_order(tmp_path: Path) -> None:
+    report = run_quick("bench.rush", tmp_path, "--waiting-room")
+
+    assert report["benchmark"] == "waiting-room"
+    assert report["invariants"] == "ok"
+    assert report["joins"]["answered"] == report["config"]["buyers"]
+    fairness = report["fairness"]
+    assert fairness["ranks_are_1_to_n"]
+    assert fairness["admitted"] > 0
+    assert fairness["out_of_rank_order"] == 0
+    assert fairness["pre_queue_places"] > 0
+    assert report["holds"]["granted"] > 0
+    assert report["queue_sockets"]["open"] == report["config"]["sockets"]
+    assert report["queue_sockets"]["frames"] > 0
+    assert all(usage["peak_rss_mib"] > 0 for usage in report["processes"].values())

@@ -24,6 +24,7 @@ from persistence import Database
 from telemetry.logs import RequestContext, stamp_request_id
 from tests.helpers.catalog import MakeEvent
 from tests.helpers.engine import Buyers, ManualClock, RunningEngine, ask_hold, journals_drained
+from tests.helpers.waiting_room import configure_room, join, room
 
 HOLDS: Final = 5
 
@@ -319,3 +320,65 @@ async def test_the_sweeper_counts_its_runs_the_overdue_holds_and_the_expires_it_
     # Stamped in real time (not the sweeper's clock), so the engine can time the decision.
     assert all(before_ms <= wire["queued_at_ms"] <= time.time() * 1000 for wire in queued)
     assert all("request_id" not in wire for wire in queued)
+
+
+async def test_waiting_rooms_report_who_waits_who_shops_and_each_admission(
+    settings: Settings, db: Database, redis: Redis, make_event: MakeEvent, buyers: Buyers
+) -> None:
+    clock = ManualClock()
+    registry = CollectorRegistry()
+    running = RunningEngine(settings, db, clock=clock, metrics=EngineMetrics.create(registry))
+    await running.start()
+    try:
+        event = await make_event(seats=4)
+        users = await buyers(3)
+        shard = shard_of(event.event_id, settings.engine.shards)
+        async with EngineClient(redis, settings.engine) as client:
+            await configure_room(db, client, event.event_id, room(rate=60, cap=1))
+            for user in users:
+                await join(client, event.event_id, user)
+            clock.advance(1000)  # the next turn ticks the room: one admission, the cap
+            await join(client, event.event_id, users[0])
+        assert sample(registry, "rushqueue_engine_queue_admissions_total", shard=shard) == 1
+        assert sample(registry, "rushqueue_engine_queue_inside", shard=shard) == 1
+        assert sample(registry, "rushqueue_engine_queue_waiting", shard=shard) == 2
+    finally:
+        await running.stop()
+
+
+async def test_a_burst_of_slow_decisions_is_one_log_line_a_second(
+    metered_engine: RunningEngine,
+    make_event: MakeEvent,
+    buyers: Buyers,
+    settings: Settings,
+    redis: Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    event = await make_event(seats=5)
+    users = await buyers(5)
+    keys = ShardKeys(shard_of(event.event_id, settings.engine.shards))
+    reply_to = reply_list("test-slow-burst")
+    late = round(time.time() * 1000) - 1500  # as if each had waited 1.5 s in the queue
+    commands = [
+        HoldRequest(
+            id=new_command_id(),
+            reply_to=reply_to,
+            event_id=event.event_id,
+            user_id=user,
+            seat_ids=(seat,),
+            queued_at_ms=late,
+        )
+        for user, seat in zip(users, event.seat_ids, strict=True)
+    ]
+    try:
+        await redis.lpush(keys.commands, *(encode_command(command) for command in commands))
+        for _ in commands:
+            assert await redis.blpop([reply_to], timeout=5) is not None
+    finally:
+        await metered_engine.stop()
+    slow = [
+        record
+        for record in caplog.records
+        if record.name == "engine.actor" and record.levelno == logging.WARNING
+    ]
+    assert len(slow) == 1

@@ -5,15 +5,22 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from domain.errors import EngineUnavailable, SeatsUnavailable
+from domain.errors import EngineUnavailable, NotAdmitted, SeatsUnavailable
+from domain.waiting_room import QueueState, WaitingRoomSettings
 from engine.protocol import (
     BeginCheckoutRequest,
+    BestAvailableRequest,
     CancelCheckoutRequest,
     Command,
+    ConfigureEventRequest,
+    ConfigureQueueRequest,
     ConfirmRequest,
     ExpireRequest,
     HoldRequest,
+    JoinQueueRequest,
+    LeaveQueueRequest,
     MalformedCommand,
+    PlaceView,
     RejectCode,
     ReleaseRequest,
     Reply,
@@ -33,15 +40,61 @@ HOLD = new_hold_id(42)
     "command",
     [
         HoldRequest(id="a", reply_to="r", event_id=42, user_id=7, seat_ids=(1, 2)),
+        BestAvailableRequest(
+            id="l",
+            reply_to="r",
+            event_id=42,
+            user_id=7,
+            count=3,
+            categories=("A",),
+            sections=("Floor", "Balcony"),
+            together=False,
+        ),
         ReleaseRequest(id="b", reply_to="r", event_id=42, hold_id=HOLD, user_id=7),
         ExpireRequest(id="c", reply_to=None, event_id=42, hold_id=HOLD),
         BeginCheckoutRequest(id="d", reply_to="r", event_id=42, hold_id=HOLD, user_id=7),
         ConfirmRequest(id="e", reply_to="r", event_id=42, hold_id=HOLD, user_id=7, seat_ids=(3,)),
         CancelCheckoutRequest(id="f", reply_to=None, event_id=42, hold_id=HOLD),
+        JoinQueueRequest(id="g", reply_to="r", event_id=42, user_id=7),
+        LeaveQueueRequest(id="h", reply_to="r", event_id=42, user_id=7),
+        ConfigureQueueRequest(
+            id="i",
+            reply_to="r",
+            event_id=42,
+            room=WaitingRoomSettings(
+                enabled=True,
+                queue_opens_at_ms=1,
+                admissions_per_minute=600,
+                max_inside=50,
+                session_seconds=300,
+                paused=True,
+                version=3,
+            ),
+        ),
+        ConfigureEventRequest(id="j", reply_to="r", event_id=42, no_single_gaps=True),
+        ConfigureEventRequest(id="k", reply_to=None, event_id=42, no_single_gaps=False),
     ],
 )
 def test_every_command_survives_the_queue(command: Command) -> None:
     assert decode_command(encode_command(command)) == command
+
+
+def test_a_queue_place_and_a_not_admitted_refusal_reach_the_caller() -> None:
+    place = PlaceView(
+        id="q1",
+        event_id=42,
+        user_id=7,
+        state=QueueState.ADMITTED,
+        rank=12,
+        joined_at_ms=1,
+        admitted_at_ms=2,
+        session_expires_at_ms=3,
+    )
+    assert Reply.decode(Reply(command_id="x", place=place).encode()).place_or_raise() == place
+    refused = Reply.reject("y", RejectCode.NOT_ADMITTED, "Queue first", queue_url="/q")
+    with pytest.raises(NotAdmitted) as raised:
+        Reply.decode(refused.encode()).place_or_raise()
+    assert raised.value.details == {"queue_url": "/q"}
 
 
 def test_the_enqueue_time_and_request_id_travel_only_when_set() -> None:
@@ -78,6 +131,9 @@ def test_the_enqueue_time_and_request_id_travel_only_when_set() -> None:
         b'"queued_at_ms": "soon"}',
         b'{"id": "a", "type": "expire", "reply_to": null, "event_id": 1, "hold_id": "h", '
         b'"request_id": 7}',
+        b'{"id": "a", "type": "configure_event", "reply_to": null, "event_id": 1, '
+        b'"no_single_gaps": 1}',
+        b'{"id": "a", "type": "configure_event", "reply_to": null, "event_id": 1}',
     ],
 )
 def test_malformed_commands_are_refused(raw: bytes) -> None:

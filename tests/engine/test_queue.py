@@ -3,10 +3,13 @@ removes, and what an owner that lost its lease can still move."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from redis.asyncio import Redis
 
 from config import Settings
+from engine.client import EngineClient
 from engine.effects import Effects
 from engine.keys import ShardKeys, shard_of
 from engine.lease import LeaseLost, ShardLease
@@ -15,7 +18,7 @@ from engine.queue import ShardQueue
 from engine.scripts import Scripts
 from persistence import Database
 from tests.helpers.catalog import MakeEvent
-from tests.helpers.engine import Buyers, ManualClock, RunningEngine
+from tests.helpers.engine import Buyers, ManualClock, RunningEngine, ask_hold
 
 REPLY_TO = "rq:reply:{test-queue}"
 
@@ -111,3 +114,62 @@ async def test_a_stale_token_takes_nothing(
         await stale.take(0.0, [(REPLY_TO, b"a reply of an applied batch")])
     assert await redis.lrange(keys.commands, 0, -1) == commands[:0:-1]
     assert await redis.lrange(keys.inflight, 0, -1) == commands[:1]
+
+
+async def test_a_busy_shard_applies_and_takes_in_one_round_trip(
+    settings: Settings,
+    db: Database,
+    redis: Redis,
+    make_event: MakeEvent,
+    buyers: Buyers,
+) -> None:
+    """Under load each turn's apply and the next take share one pipeline, with scripts called by
+    SHA: no `SCRIPT EXISTS` per turn, and never more takes than applies plus idle waits."""
+    event = await make_event(seats=60)
+    users = await buyers(60)
+    running = RunningEngine(settings, db)
+    await running.start()
+    try:
+        async with EngineClient(redis, settings.engine) as client:
+            await redis.config_resetstat()
+            replies = await asyncio.gather(
+                *(
+                    ask_hold(client, event.event_id, user, (seat,))
+                    for user, seat in zip(users, event.seat_ids, strict=True)
+                )
+            )
+            stats = await redis.info("commandstats")
+    finally:
+        await running.stop()
+    assert all(reply.ok for reply in replies)
+    assert "cmdstat_script|exists" not in stats
+    blocking_takes = stats.get("cmdstat_blmove", {}).get("calls", 0)
+    evalsha = stats["cmdstat_evalsha"]["calls"]
+    # Each apply brings the next take along: scripts run at most twice per applied turn, plus
+    # the take after each blocking wait.
+    assert evalsha <= 2 * settings.engine.shards + 2 * len(replies) + blocking_takes
+
+
+async def test_scripts_forgotten_by_redis_are_loaded_again_without_losing_a_command(
+    settings: Settings,
+    db: Database,
+    redis: Redis,
+    make_event: MakeEvent,
+    buyers: Buyers,
+) -> None:
+    event = await make_event(seats=2)
+    alice, bob = await buyers(2)
+    running = RunningEngine(settings, db)
+    await running.start()
+    try:
+        assert running.engine is not None
+        runner = running.engine.runners[shard_of(event.event_id, settings.engine.shards)]
+        async with EngineClient(redis, settings.engine) as client:
+            assert (await ask_hold(client, event.event_id, alice, event.seat_ids[:1])).ok
+            actor = runner.actor
+            await redis.script_flush()  # what a Redis restart does to the scripts
+            after = await ask_hold(client, event.event_id, bob, event.seat_ids[1:])
+            assert runner.actor is actor  # the same actor went on: no failure, no recovery
+    finally:
+        await running.stop()
+    assert after.ok

@@ -99,6 +99,8 @@ async def test_an_admin_creates_an_event_that_goes_on_the_public_list(
         "sale_ends_at": "2030-05-01T16:00:00+00:00",
         "currency": "EUR",
         "max_seats_per_buyer": 4,
+        "no_single_gaps": False,
+        "waiting_room": None,
         "seats_total": 10,
         "seats_available": 10,
         "prices": [

@@ -67,6 +67,8 @@ async def test_events_are_listed_anonymously(client: Client, make_event: MakeEve
         "sale_ends_at": made.sale_ends_at.isoformat() + "+00:00",
         "currency": "EUR",
         "max_seats_per_buyer": 3,
+        "no_single_gaps": False,
+        "waiting_room": None,
         "seats_total": 4,
         "seats_available": 4,
     }

@@ -68,10 +68,17 @@ FUZZED: Final[dict[tuple[str, str], str]] = {
     ("post", "/api/v1/admin/venues"): ADMIN,
     ("get", "/api/v1/admin/venues"): ADMIN,
     ("post", "/api/v1/admin/events"): ADMIN,
+    ("patch", "/api/v1/admin/events/{event_id}"): ADMIN,
     ("post", "/api/v1/events/{id}/holds"): BUYER,
     ("get", "/api/v1/holds/{id}"): BUYER,
     ("delete", "/api/v1/holds/{id}"): BUYER,
     ("post", "/api/v1/holds/{id}/checkout"): BUYER,
+    ("post", "/api/v1/events/{event_id}/queue"): BUYER,
+    ("get", "/api/v1/events/{event_id}/queue"): BUYER,
+    ("delete", "/api/v1/events/{event_id}/queue"): BUYER,
+    ("get", "/api/v1/admin/events/{event_id}/waiting-room"): ADMIN,
+    ("put", "/api/v1/admin/events/{event_id}/waiting-room"): ADMIN,
+    ("patch", "/api/v1/admin/events/{event_id}/waiting-room"): ADMIN,
     ("get", "/api/v1/payments/success"): BUYER,
     ("get", "/api/v1/payments/cancel"): BUYER,
     ("get", "/api/v1/bookings"): BUYER,
@@ -86,6 +93,8 @@ EXCLUDED: Final[dict[tuple[str, str], str]] = {
     # An upgrade: `requests` cannot speak websocket, and a plain GET is only ever the documented
     # 400 (tests/gateway/test_seats_ws.py and test_openapi.py cover both).
     ("get", "/api/v1/events/{id}/seats/ws"): "websocket upgrade",
+    # The same, for the waiting room's progress (tests/gateway/test_queue.py).
+    ("get", "/api/v1/events/{event_id}/queue/ws"): "websocket upgrade",
     # A generated payload can never carry a valid Stripe signature, so every answer is the same
     # 400: `test_the_webhook_refuses_every_generated_request` below fuzzes it for exactly that.
     ("post", "/api/v1/payments/webhook"): "needs a Stripe signature",
@@ -210,6 +219,7 @@ async def seeded(
         "aimed": {
             ("get", "/api/v1/events/{event_id}"): {"path_parameters": event_id},
             ("get", "/api/v1/events/{event_id}/seats"): {"path_parameters": event_id},
+            ("patch", "/api/v1/admin/events/{event_id}"): {"path_parameters": event_id},
             ("post", "/api/v1/events/{id}/holds"): {
                 "path_parameters": {"id": event.event_id},
                 "body": {"seat_ids": [event.seat_ids[1]]},

@@ -11,6 +11,7 @@ from openapi_schema_validator import OAS31Validator, oas31_format_checker
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
 import domain.catalog
+import gateway.idempotency as idempotency
 import gateway.openapi.constraints as doc_module
 import gateway.routes.auth
 import gateway.routes.holds
@@ -175,7 +176,7 @@ def test_the_documented_limits_are_the_handlers_limits() -> None:
         doc_module.MAX_SEATS_PER_HOLD,
         doc_module.IDEMPOTENCY_KEY_MAX,
         doc_module.MAX_SESSION_ID,
-    ) == (holds.MAX_SEATS_PER_HOLD, holds._MAX_KEY_LENGTH, payments._MAX_SESSION_ID)
+    ) == (holds.MAX_SEATS_PER_HOLD, idempotency.MAX_KEY_LENGTH, payments._MAX_SESSION_ID)
     assert (
         doc_module.VENUE_NAME_MAX,
         doc_module.EVENT_NAME_MAX,

@@ -67,6 +67,16 @@ ARENA_FILE: Final = Path(__file__).parents[2] / "devstack" / "layouts" / "arena-
 ARENA_PRICES: Final = {"A": 12000, "B": 8500, "C": 5500}
 
 
+DEMO_FILE: Final = ARENA_FILE.with_name("demo-venue.json")
+DEMO_PRICES: Final = {"A": 8900, "B": 6500, "C": 3900}
+
+
+def demo_layout() -> VenueLayout:
+    """The demo hall of `devstack/layouts/demo-venue.json`: rows of different lengths, one with
+    a gap in its numbering, and a compact balcony, in the default arrangement."""
+    return parse_venue_layout(json.loads(DEMO_FILE.read_text()))
+
+
 def arena_layout() -> VenueLayout:
     """The 20,000-seat arena of `devstack/layouts/arena-venue.json`, with its geometry."""
     return parse_venue_layout(json.loads(ARENA_FILE.read_text()))
@@ -103,6 +113,7 @@ async def create_on_sale_event(
     name: str = "Test Night",
     currency: str = "EUR",
     layout: VenueLayout | None = None,
+    no_single_gaps: bool = False,
 ) -> MadeEvent:
     """A venue and an event on sale now (unless told otherwise) in any database, for tests
     that run on a private server as well as for `make_event`. `layout` replaces the made-up
@@ -125,6 +136,7 @@ async def create_on_sale_event(
                 currency=currency,
                 max_seats_per_buyer=max_seats_per_buyer,
                 prices=price_map,
+                no_single_gaps=no_single_gaps,
             ),
         )
         seat_rows = await event_seat_map(conn, event_id)

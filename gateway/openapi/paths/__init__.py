@@ -12,6 +12,7 @@ from gateway.openapi.paths.holds import hold_paths
 from gateway.openapi.paths.local_checkout import local_checkout_paths
 from gateway.openapi.paths.pages import page_paths
 from gateway.openapi.paths.payments import payment_paths
+from gateway.openapi.paths.queue import queue_paths
 
 
 def paths() -> dict[str, Any]:
@@ -54,6 +55,7 @@ def paths() -> dict[str, Any]:
         **catalog_paths(),
         **admin_paths(),
         **hold_paths(),
+        **queue_paths(),
         **payment_paths(),
         **local_checkout_paths(),
         **page_paths(),

@@ -16,6 +16,7 @@ from gateway.openapi.blocks import (
     error,
     invalid,
     operation,
+    path_id,
     ref,
     request_body,
 )
@@ -75,4 +76,102 @@ def admin_paths() -> dict[str, Any]:
                 body=request_body("EventSpec", "Unknown fields are refused."),
             )
         },
+        "/api/v1/admin/events/{event_id}": {"patch": _event_settings_operation()},
+        "/api/v1/admin/events/{event_id}/waiting-room": _waiting_room_paths(),
+    }
+
+
+def _event_settings_operation() -> dict[str, Any]:
+    return operation(
+        "changeEventSettings",
+        "admin",
+        "Change an event's settings, while it is on sale too",
+        {
+            "200": content("The event with its settings as now in force.", ref("EventEnvelope")),
+            "403": FORBIDDEN,
+            "404": error("`not_found`: no such event."),
+            "408": BODY_TIMEOUT,
+            "413": TOO_LARGE,
+            "415": NOT_JSON,
+            "422": invalid("a setting is missing, unknown or not a boolean"),
+            "503": error(
+                "`engine_unavailable`: the settings are saved but the engine did not confirm "
+                "them in time; it applies them when it decides the queued change. Safe to "
+                "retry.",
+                retry_after=True,
+            ),
+        },
+        description="Saved first, then in force for every hold the engine decides after the "
+        "answer; holds already made stay. `no_single_gaps` is the one setting for now.",
+        parameters=[path_id("event_id", "event")],
+        body=request_body("EventSettings", "Every setting; unknown ones are refused."),
+    )
+
+
+def _waiting_room_paths() -> dict[str, Any]:
+    event_id = path_id("event_id", "event")
+    answer = content(
+        "The settings as saved and the room as the engine now runs it.", ref("WaitingRoom")
+    )
+    engine_down = error(
+        "`engine_unavailable`: the settings are saved but the engine did not confirm them in "
+        "time; it applies them when it next loads the event. Safe to retry.",
+        retry_after=True,
+    )
+    rules = (
+        "Beyond the schema: `queue_opens_at` is before the sale's end. Breaking it is a 422 "
+        "naming the field. The change is in force from the engine's next tick (about a second); "
+        "a buyer already admitted keeps their session."
+    )
+    change_responses = {
+        "200": answer,
+        "403": FORBIDDEN,
+        "404": error("`not_found`: no such event."),
+        "408": BODY_TIMEOUT,
+        "413": TOO_LARGE,
+        "415": NOT_JSON,
+        "422": invalid("a setting is missing, unknown, of the wrong type or out of its range"),
+        "503": engine_down,
+    }
+    return {
+        "get": operation(
+            "getWaitingRoom",
+            "admin",
+            "An event's waiting-room settings and live figures",
+            {
+                "200": content(
+                    "`settings` null: the event has no waiting room. `stats` null: the engine "
+                    "has not run it yet.",
+                    ref("WaitingRoom"),
+                ),
+                "403": FORBIDDEN,
+                "404": error("`not_found`: no such event."),
+            },
+            parameters=[event_id],
+        ),
+        "put": operation(
+            "setWaitingRoom",
+            "admin",
+            "Set an event's waiting room, every setting at once",
+            change_responses,
+            description=rules,
+            parameters=[event_id],
+            body=request_body("WaitingRoomRequest", "Unknown fields are refused."),
+        ),
+        "patch": operation(
+            "changeWaitingRoom",
+            "admin",
+            "Change some settings of an event's waiting room while the sale runs",
+            {
+                **change_responses,
+                "409": error(
+                    "`no_waiting_room`: the event has no waiting room yet; set one whole (PUT) "
+                    "first."
+                ),
+            },
+            description="Pause and resume (`paused`), the rate, the cap, or any other setting; "
+            "the others keep their values. " + rules,
+            parameters=[event_id],
+            body=request_body("WaitingRoomChange", "At least one setting; unknown ones refused."),
+        ),
     }

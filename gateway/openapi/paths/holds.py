@@ -7,6 +7,7 @@ from typing import Any
 from gateway.openapi.blocks import (
     BODY_TIMEOUT,
     HOLD_ID,
+    NOT_ADMITTED,
     NOT_JSON,
     TOO_LARGE,
     content,
@@ -40,25 +41,36 @@ def hold_paths() -> dict[str, Any]:
                         "Idempotency-Key gets the first answer again.",
                         ref("HoldEnvelope"),
                     ),
+                    "403": NOT_ADMITTED,
                     "404": error("`not_found`: no such event."),
                     "409": error(
-                        "`seats_unavailable` (`seat_ids` lists the taken ones), "
-                        "`limit_exceeded` (`limit`, `held_or_booked`) or `sale_not_open`."
+                        "`seats_unavailable`: picked seats were taken (`seat_ids` lists them), "
+                        "or best-available found none (`reason`: `not_together` or "
+                        "`not_enough`, `count`; the message can be shown as it is, e.g. "
+                        '"No 4 seats together left in Balcony"); `orphan_seat`: the event '
+                        "has `no_single_gaps` and these seats would leave one free seat alone "
+                        "(`seat_id`, `section`, `row`, `number` name it); `limit_exceeded` "
+                        "(`limit`, `held_or_booked`) or `sale_not_open`."
                     ),
                     "408": BODY_TIMEOUT,
                     "413": TOO_LARGE,
                     "415": NOT_JSON,
                     "422": invalid(
-                        "`seat_ids` breaks its rules, or names seats of another event "
-                        "(`seat_ids` lists them), or the Idempotency-Key header is not 1-"
-                        f"{IDEMPOTENCY_KEY_MAX} printable characters"
+                        "the body has both or neither of `seat_ids` and `best_available`, "
+                        "`seat_ids` or `best_available` breaks its rules, `seat_ids` names "
+                        "seats of another event (`seat_ids` lists them), `best_available` "
+                        "names categories or sections the event does not have, or the "
+                        f"Idempotency-Key header is not 1-{IDEMPOTENCY_KEY_MAX} printable "
+                        "characters"
                     ),
                     "429": rate_limited("per buyer"),
                     "503": engine_down,
                 },
                 description=(
                     "The event's own per-buyer limit (`max_seats_per_buyer`) counts the seats "
-                    "this buyer already holds or has booked."
+                    "this buyer already holds or has booked. With `best_available` the seat "
+                    "engine chooses the seats in the same decision that holds them, so the "
+                    "answer is a hold of seats free at that moment, never a suggestion."
                 ),
                 parameters=[
                     path_id("id", "event"),

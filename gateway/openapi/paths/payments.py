@@ -7,6 +7,7 @@ from typing import Any
 from gateway.openapi.blocks import (
     BODY_TIMEOUT,
     HOLD_ID,
+    NOT_ADMITTED,
     STRING,
     TOO_LARGE,
     content,
@@ -51,6 +52,7 @@ def payment_paths() -> dict[str, Any]:
                         "open checkout.",
                         ref("Checkout"),
                     ),
+                    "403": NOT_ADMITTED,
                     "404": error("`not_found`: no such hold of the caller's."),
                     "409": error(
                         "`hold_not_active`: the hold has ended; `conflict`: its checkout has "

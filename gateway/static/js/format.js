@@ -4,6 +4,7 @@
 // Formatters are costly to make and a big seat map formats every seat's price: one per currency.
 const moneyFormats = new Map();
 const dateTimeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
 export function money(amountMinor, currency) {
   if (!moneyFormats.has(currency)) {
@@ -14,6 +15,30 @@ export function money(amountMinor, currency) {
 
 export function dateTime(iso) {
   return dateTimeFormat.format(new Date(iso));
+}
+
+/** The time of day of an instant (ms since the epoch), e.g. "14:05": for times within the hour. */
+export function clock(epochMs) {
+  return clockFormat.format(new Date(epochMs));
+}
+
+/** A wait in seconds as a person says it: "less than a minute", "about 5 minutes",
+ *  "about 1 hour 20 minutes". Rounded up: a promise a little long is kinder than one too short. */
+export function roughDuration(totalSeconds) {
+  if (totalSeconds < 60) return "less than a minute";
+  const minutes = Math.ceil(totalSeconds / 60);
+  if (minutes < 90) return `about ${plural(minutes, "minute", "minutes")}`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return `about ${plural(hours, "hour", "hours")}${rest ? ` ${plural(rest, "minute", "minutes")}` : ""}`;
+}
+
+/** Seconds as h:mm:ss (or mm:ss under an hour), for countdowns that may be long. */
+export function hoursMinutesSeconds(totalSeconds) {
+  const seconds = Math.max(0, Math.ceil(totalSeconds));
+  const hours = Math.floor(seconds / 3600);
+  const rest = minutesSeconds(seconds % 3600);
+  return hours ? `${hours}:${rest}` : rest;
 }
 
 /** Seconds as mm:ss, for the hold countdown. */

@@ -1,10 +1,11 @@
 "use strict";
 // The buyer's side of one event's map: which seats are selected, the hold on them, its
-// countdown, release and checkout. Only one hold at a time: the buyer checks out or releases
-// it before holding more.
+// countdown, release and checkout; or, instead of choosing, "best available": a count, an
+// optional category and section, and the engine picks and holds the seats in one go. Only one
+// hold at a time: the buyer checks out or releases it before holding more.
 
 import { api } from "./api.js";
-import { el } from "./dom.js";
+import { el, field } from "./dom.js";
 import { minutesSeconds, money, plural } from "./format.js";
 import { announce, announceError } from "./notice.js";
 
@@ -19,9 +20,12 @@ function storageKey(eventId) {
 }
 
 export class HoldPanel {
-  constructor({ event, map }) {
+  /** `onNotAdmitted(error)`: the event's waiting room refused a hold or checkout (the buyer's
+   *  turn has not come, or their shopping time ran out); the page goes back to the queue. */
+  constructor({ event, map, onNotAdmitted = announceError }) {
     this.event = event;
     this.map = map;
+    this.onNotAdmitted = onNotAdmitted;
     this.selected = new Set();
     this.hold = null;
     this.deadline = 0; // performance.now() at which the hold ends
@@ -30,14 +34,32 @@ export class HoldPanel {
     this.warned = false; // whether the last-minute warning has been said
     this.timer = null;
     this.idempotencyKey = null;
+    this.bestKey = null; // the best-available request's own, kept across its retries
     this.summary = el("p", { className: "hold-summary" });
     this.countdown = el("p", { className: "countdown", hidden: true, attrs: { role: "timer", "aria-live": "off" } });
     this.holdButton = el("button", { type: "button", className: "primary", text: "Hold seats", on: { click: () => this.holdSelected() } });
     this.checkoutButton = el("button", { type: "button", className: "primary", text: "Check out", hidden: true, on: { click: () => this.checkout() } });
     this.releaseButton = el("button", { type: "button", text: "Release seats", hidden: true, on: { click: () => this.release() } });
+    // Placed by the page below the map, so the map stays the first Tab stop after the panel.
+    this.best = this.bestForm();
     this.element = el("section", { className: "hold-panel", attrs: { "aria-label": "Your seats" } },
       this.summary, this.countdown, el("div", { className: "actions" }, this.holdButton, this.checkoutButton, this.releaseButton));
     this.render();
+  }
+
+  bestForm() {
+    const forget = () => { this.bestKey = null; }; // another request from now on
+    const options = (any, items) => [el("option", { value: "", text: any }), ...items.map(([value, text]) => el("option", { value, text }))];
+    const counts = Array.from({ length: this.event.max_seats_per_buyer }, (_, index) => String(index + 1));
+    this.bestCount = el("select", { name: "best-count", on: { change: forget } }, ...counts.map((n) => el("option", { value: n, text: n })));
+    this.bestCount.value = String(Math.min(2, this.event.max_seats_per_buyer));
+    this.bestCategory = el("select", { name: "best-category", on: { change: forget } },
+      ...options("Any category", this.map.categories.map((category) => [category.code, `${category.name} ${money(category.price, this.event.currency)}`])));
+    this.bestSection = el("select", { name: "best-section", on: { change: forget } },
+      ...options("Any section", this.map.sections.map((section) => [section.name, `Section ${section.name}`])));
+    this.bestButton = el("button", { type: "button", text: "Hold best available", on: { click: () => this.holdBest() } });
+    return el("div", { className: "best-available", attrs: { role: "group", "aria-label": "Best available" } },
+      field("Seats", this.bestCount), field("Category", this.bestCategory), field("Section", this.bestSection), this.bestButton);
   }
 
   /** Pick up the hold this tab made before a reload or a trip to the checkout page. */
@@ -61,6 +83,7 @@ export class HoldPanel {
       announce("Check out or release the seats you hold before choosing others.");
       return;
     }
+    this.map.setStranded([]);
     if (this.selected.has(seat.id)) this.selected.delete(seat.id);
     else if (this.selected.size >= this.event.max_seats_per_buyer) {
       announce(`You can choose up to ${plural(this.event.max_seats_per_buyer, "seat", "seats")} for this event.`);
@@ -99,12 +122,26 @@ export class HoldPanel {
     if (!this.selected.size) return;
     this.idempotencyKey ??= crypto.randomUUID();
     this.holdButton.disabled = true;
+    await this.ask({ seat_ids: [...this.selected] }, this.idempotencyKey, () => { this.idempotencyKey = null; });
+  }
+
+  /** The engine chooses the best free seats and holds them in the same decision. */
+  async holdBest() {
+    const best = { count: Number(this.bestCount.value) };
+    if (this.bestCategory.value) best.categories = [this.bestCategory.value];
+    if (this.bestSection.value) best.sections = [this.bestSection.value];
+    this.bestKey ??= crypto.randomUUID();
+    this.bestButton.disabled = true;
+    await this.ask({ best_available: best }, this.bestKey, () => { this.bestKey = null; });
+    this.bestButton.disabled = false;
+  }
+
+  /** Ask for a hold; `forget()` drops the request's Idempotency-Key once it was decided. */
+  async ask(body, idempotencyKey, forget) {
     try {
-      const { hold } = await api("POST", `/api/v1/events/${this.event.id}/holds`, {
-        body: { seat_ids: [...this.selected] },
-        idempotencyKey: this.idempotencyKey,
-      });
-      this.idempotencyKey = null;
+      const { hold } = await api("POST", `/api/v1/events/${this.event.id}/holds`, { body, idempotencyKey });
+      forget();
+      this.map.setStranded([]);
       this.selected.clear();
       this.map.setSelected(this.selected);
       sessionStorage.setItem(storageKey(this.event.id), hold.id);
@@ -112,11 +149,24 @@ export class HoldPanel {
       this.start(hold, Date.parse(hold.expires_at) - Date.parse(hold.created_at));
       announce(`${plural(hold.seat_ids.length, "seat is", "seats are")} held for you for ${minutesSeconds(this.secondsLeft())}. Check out before the time runs out.`);
     } catch (error) {
-      if (!RETRYABLE.has(error.code)) this.idempotencyKey = null;
+      if (!RETRYABLE.has(error.code)) forget();
+      if (error.code === "not_admitted") {
+        this.onNotAdmitted(error);
+        return;
+      }
       if (error.code === "seats_unavailable") this.markTaken(error.details.seat_ids ?? []);
       announceError(error);
+      if (error.code === "orphan_seat") this.showStranded(error.details.seat_id);
       this.render();
     }
+  }
+
+  /** Point at the seat the refused choice would have left alone, so the buyer can shift. */
+  showStranded(seatId) {
+    const seat = this.map.seat(seatId);
+    if (!seat) return;
+    this.map.setStranded([seatId]);
+    this.map.focusSeat(seat);
   }
 
   /** The engine says these seats are taken, even if the live map has not shown it yet. */
@@ -152,6 +202,10 @@ export class HoldPanel {
       announce("Taking you to the payment page…");
       location.assign(checkoutUrl);
     } catch (error) {
+      if (error.code === "not_admitted") {
+        this.onNotAdmitted(error);
+        return;
+      }
       if (error.code === "hold_not_active" || error.code === "conflict") this.stop();
       announceError(error);
       this.checkoutButton.disabled = false;
@@ -215,6 +269,7 @@ export class HoldPanel {
     this.checkoutButton.hidden = !holding;
     this.checkoutButton.disabled = false;
     this.releaseButton.hidden = !holding;
+    this.best.hidden = holding;
     this.countdown.hidden = !holding;
     if (holding) {
       const total = this.hold.seat_ids.reduce((sum, id) => sum + (this.map.seat(id)?.price ?? 0), 0);

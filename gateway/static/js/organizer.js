@@ -153,12 +153,15 @@ class EventForm {
     this.saleEndsAt = el("input", { name: "sale-ends-at", type: "datetime-local", required: true });
     this.currency = el("input", { name: "currency", required: true, value: "EUR", pattern: "[A-Z]{3}", size: 4 });
     this.maxSeats = el("input", { name: "max-seats", type: "number", required: true, min: 1, max: 50, value: "6" });
+    this.noSingleGaps = el("input", { name: "no-single-gaps", type: "checkbox" });
     this.prices = el("fieldset", {}, el("legend", { text: "Prices" }));
     const submit = el("button", { type: "submit", className: "primary", text: "Create event" });
     this.element = el("form", { className: "stacked-form" },
       field("Venue", this.venue), field("Event name", this.name), field("Starts at", this.startsAt),
       field("Sale opens", this.saleStartsAt), field("Sale closes", this.saleEndsAt),
-      field("Currency", this.currency, "Three letters, e.g. EUR."), field("Seats per buyer", this.maxSeats), this.prices, submit);
+      field("Currency", this.currency, "Three letters, e.g. EUR."), field("Seats per buyer", this.maxSeats),
+      el("label", { className: "checkbox-field" }, this.noSingleGaps, " No single-seat gaps: refuse holds that would leave one seat alone in a row"),
+      this.prices, submit);
     this.element.addEventListener("submit", async (submitted) => {
       submitted.preventDefault();
       submit.disabled = true;
@@ -211,6 +214,7 @@ class EventForm {
       sale_ends_at: instant(this.saleEndsAt),
       currency: this.currency.value.trim(),
       max_seats_per_buyer: Number(this.maxSeats.value),
+      no_single_gaps: this.noSingleGaps.checked,
       prices,
     };
   }

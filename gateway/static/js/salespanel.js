@@ -1,12 +1,14 @@
 "use strict";
 // `#/organizer/events/{id}`: an event's sales as they happen, worked out in the browser from the
 // same live seat feed buyers see: seats available, held and sold per category, and how many
-// seats are being held per second.
+// seats are being held per second; the event's settings; and its waiting room, set and watched.
 
 import { eventWithSeats } from "./api.js";
 import { el } from "./dom.js";
+import { EventSettingsPanel } from "./eventsettings.js";
 import { announceError } from "./notice.js";
 import { SeatFeed } from "./seatfeed.js";
+import { WaitingRoomPanel } from "./waitingroom.js";
 
 const STATUSES = ["available", "held", "booked"];
 const RATE_WINDOW_MS = 5000;
@@ -80,6 +82,10 @@ export async function salesPage(container, { params: [eventId] }) {
       body),
     rate,
     el("p", {}, el("a", { href: `#/events/${event.id}`, text: "Open the buyers' seat map" })));
+  container.append(new EventSettingsPanel(event).element);
+  const room = new WaitingRoomPanel(event);
+  container.append(room.element);
+  const stopRoom = room.start();
 
   const renderCounts = () => {
     body.replaceChildren(...[...tally.counts].map(([category, counts]) =>
@@ -118,5 +124,6 @@ export async function salesPage(container, { params: [eventId] }) {
   return () => {
     feed.stop();
     clearInterval(timer);
+    stopRoom();
   };
 }

@@ -138,6 +138,11 @@ export class SeatMap {
     this.mark(seatIds, "selected");
   }
 
+  /** Seats a refused choice would have left alone (`orphan_seat`), drawn to catch the eye. */
+  setStranded(seatIds) {
+    this.mark(seatIds, "stranded");
+  }
+
   mark(seatIds, flag) {
     const on = new Set(seatIds);
     for (const seat of this.seats.values()) {
@@ -291,8 +296,10 @@ export class SeatMap {
     button.dataset.status = shown;
     button.setAttribute("aria-disabled", String(shown !== "available"));
     button.setAttribute("aria-pressed", String(seat.selected));
+    button.dataset.stranded = String(Boolean(seat.stranded));
     const words = [this.describe(seat), this.categoryName(seat), this.price(seat), STATUS_WORDS[shown] ?? shown];
     if (seat.selected) words.push("selected");
+    if (seat.stranded) words.push("would be left on its own");
     button.setAttribute("aria-label", words.join(", "));
   }
 

@@ -23,6 +23,7 @@ export function readPalette(element, categoryCount) {
     paper: read("--paper"),
     stage: read("--stage"),
     muted: read("--muted"),
+    stranded: read("--focus"),
   };
 }
 
@@ -40,6 +41,7 @@ export function sizeCanvas(canvas, view) {
 
 export function seatColour(seat, palette) {
   if (seat.selected || seat.mine) return palette.ink;
+  if (seat.stranded) return palette.stranded;
   if (seat.status === "held") return palette.held;
   if (seat.status === "booked") return palette.booked;
   return palette.categories[seat.categoryIndex];
