@@ -10,12 +10,10 @@
 // A batch at or below the current seq is old news (a batches frame may repeat what a snapshot
 // already covered) and is skipped; the next one is applied; one further ahead means batches
 // were missed, so the feed reconnects and the server starts it again with a fresh snapshot.
-// A dropped connection is retried with jittered, doubling back-off.
+// A dropped connection is retried by `LiveSocket`.
 
+import { LiveSocket, socketUrl } from "./livesocket.js";
 import { statusesFromLetters } from "./venue.js";
-
-const FIRST_RETRY_MS = 500;
-const LONGEST_RETRY_MS = 10_000;
 
 /** The batches a frame carries, in order: a seats frame is one, a batches frame is many. */
 export function batchesOf(frame) {
@@ -24,7 +22,7 @@ export function batchesOf(frame) {
   return [];
 }
 
-export class SeatFeed {
+export class SeatFeed extends LiveSocket {
   /**
    * onSnapshot(statuses: Map<seatId, status>) replaces every status; onChanges(changes, at)
    * applies one batch; onConnection("live" | "reconnecting") says whether the map is current.
@@ -33,49 +31,19 @@ export class SeatFeed {
    */
   constructor(eventId, { onSnapshot, onChanges, onConnection = () => {}, seatOrder = null }) {
     const query = seatOrder ? "?snapshot=letters" : "";
-    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/v1/events/${eventId}/seats/ws${query}`;
+    super(socketUrl(`/api/v1/events/${eventId}/seats/ws${query}`), onConnection);
     this.seatOrder = seatOrder;
-    this.handlers = { onSnapshot, onChanges, onConnection };
+    this.handlers = { onSnapshot, onChanges };
     this.seq = null;
-    this.socket = null;
-    this.retryMs = FIRST_RETRY_MS;
-    this.retryTimer = null;
-    this.stopped = false;
-  }
-
-  start() {
-    this.stopped = false;
-    this.connect();
-    return this;
-  }
-
-  stop() {
-    this.stopped = true;
-    clearTimeout(this.retryTimer);
-    this.socket?.close(1000);
-    this.socket = null;
-  }
-
-  connect() {
-    const socket = new WebSocket(this.url);
-    this.socket = socket;
-    socket.addEventListener("message", (event) => {
-      if (this.socket === socket) this.receive(JSON.parse(event.data));
-    });
-    // An error is always followed by a close, so the close alone schedules the retry.
-    socket.addEventListener("close", () => {
-      if (this.socket === socket) this.retryLater();
-    });
   }
 
   receive(frame) {
     if (frame.type === "snapshot") {
       this.seq = frame.seq;
-      this.retryMs = FIRST_RETRY_MS; // a snapshot means the connection works again
       this.handlers.onSnapshot(frame.statuses === undefined
         ? new Map(frame.seats.map(({ seat_id, status }) => [seat_id, status]))
         : statusesFromLetters(this.seatOrder, frame.statuses));
-      this.handlers.onConnection("live");
+      this.connected(); // a snapshot means the connection works again
       return;
     }
     if (this.seq === null) return; // changes before any snapshot have nothing to apply to
@@ -96,18 +64,11 @@ export class SeatFeed {
     this.socket = null;
     socket?.close(1000);
     this.seq = null;
-    this.handlers.onConnection("reconnecting");
+    this.onConnection("reconnecting");
     this.connect();
   }
 
-  retryLater() {
-    this.socket = null;
+  disconnected() {
     this.seq = null;
-    if (this.stopped) return;
-    this.handlers.onConnection("reconnecting");
-    // Half fixed, half random: a crowd that lost its gateway at once does not return at once.
-    const delay = this.retryMs / 2 + (Math.random() * this.retryMs) / 2;
-    this.retryMs = Math.min(this.retryMs * 2, LONGEST_RETRY_MS);
-    this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 }
