@@ -331,15 +331,14 @@ async def test_a_new_owner_rebuilds_the_index_from_stored_seats(
     assert sorted(taken + again) == sorted(event.seat_ids)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
 async def test_concurrent_buyers_never_share_a_seat_nor_strand_one(
-    engine: RunningEngine, engine_client: EngineClient, db: Database, buyers: Buyers, seed: int
+    engine: RunningEngine, engine_client: EngineClient, db: Database, buyers: Buyers
 ) -> None:
     """Rounds of 100 concurrent requests (best-available of every shape, and picked holds),
-    with releases between rounds, about 3,000 requests per seed. After every round of holds:
-    no seat is in two active holds, and no lone free seat exists that a release did not
+    with releases between rounds, about 3,000 requests from a fixed seed. After every round of
+    holds: no seat is in two active holds, and no lone free seat exists that a release did not
     leave."""
-    rng = random.Random(seed)
+    rng = random.Random(20261201)
     event = await create_on_sale_event(
         db,
         layout=demo_layout(),

@@ -114,8 +114,9 @@ async def test_every_admin_route_refuses_a_buyer_with_403(
 ) -> None:
     buyer = await signup()
     admin = await signup(role=Role.ADMIN)
+    # Path parameters are given a well-formed id: the role is checked before the id is looked up.
     admin_routes = [
-        (method.upper(), path)
+        (method.upper(), re.sub(r"\{[^}]+\}", "1", path))
         for path, item in openapi_document(settings)["paths"].items()
         for method, operation in item.items()
         if "admin" in operation.get("tags", [])
