@@ -4,6 +4,7 @@ durable before anyone hears of them, broadcast once per update, and survive a ta
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -189,5 +190,58 @@ async def test_an_event_loaded_after_takeover_brings_its_room(
         async with EngineClient(redis, settings.engine) as client:
             again = await join(client, event.event_id, alice)
         assert again.id == place.id
+    finally:
+        await running.stop()
+
+
+async def test_rate_cap_session_end_and_pause_hold_in_a_running_engine(
+    settings: Settings,
+    db: Database,
+    redis: Redis,
+    make_event: MakeEvent,
+    buyers: Buyers,
+) -> None:
+    """Against the real servers, with the engine's clock in the test's hand: one admission a
+    second, at most three inside; sessions that run out hand their slots on; a pause holds the
+    line where it is and a resume carries on from there, in rank order."""
+    clock = ManualClock()
+    event = await make_event(seats=10)
+    users = await buyers(9)
+    settings_on = room(rate=60, cap=3, session_seconds=60)
+    running = RunningEngine(settings, db, clock=clock)
+    await running.start()
+    try:
+        async with EngineClient(redis, settings.engine) as client:
+            await configure_room(db, client, event.event_id, settings_on)
+            places = [await join(client, event.event_id, user) for user in users]
+            assert [place.rank for place in places] == list(range(1, 10))
+
+            async def tick(ms: int) -> RoomWire:
+                clock.advance(ms)
+                # Any command makes a turn; the room's tick runs in it, before the answer.
+                await join(client, event.event_id, users[0])
+                state = running.actor_state(event.event_id).events[event.event_id].room
+                assert state is not None
+                return state.wire(clock.now_ms())
+
+            # The first second's admission plus the one banked when admission began.
+            assert (await tick(1000))["admitted_through"] == 2
+            capped = await tick(1000)
+            assert (capped["admitted_through"], capped["inside"]) == (3, 3)
+            assert (await tick(1000))["admitted_through"] == 3  # the cap holds the line
+            renewed = await tick(60_000)  # the three sessions ran out: their slots go on
+            assert (renewed["admitted_through"], renewed["inside"]) == (5, 2)
+            expired = await read_place(redis, settings.engine, event.event_id, users[0])
+            assert expired is not None
+            assert expired.state is QueueState.EXPIRED
+
+            paused = dataclasses.replace(settings_on, paused=True)
+            assert (await configure_room(db, client, event.event_id, paused))["paused"]
+            held = await tick(61_000)  # sessions end, but nobody comes in while paused
+            assert (held["admitted_through"], held["inside"]) == (5, 0)
+            await configure_room(db, client, event.event_id, settings_on)
+            # In force from that turn's tick: one second's worth at once, then one a second.
+            assert (await tick(0))["admitted_through"] == 6
+            assert (await tick(1000))["admitted_through"] == 7
     finally:
         await running.stop()
