@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
 
     from config import Settings
-    from tests.helpers.catalog import MakeEvent
+    from tests.helpers.catalog import MadeEvent, MakeEvent
     from tests.helpers.engine import RunningEngine
     from tests.helpers.users import Signup
 
@@ -223,6 +223,18 @@ async def test_a_checkout_needs_an_admission_once_the_room_is_on(
     assert error["queue_url"] == queue_url(made.event_id)
 
 
+async def paused_room(
+    client: Client, signup: Signup, make_event: MakeEvent, settings: Settings
+) -> tuple[MadeEvent, str]:
+    """An event whose room is on but paused (nothing moves unless a test publishes it), and the
+    channel its room is published on."""
+    made = await make_event(seats=2)
+    admin = await signup(role=Role.ADMIN)
+    await set_room(client, admin.headers, made.event_id, paused=True)
+    keys = ShardKeys(shard_of(made.event_id, settings.engine.shards))
+    return made, keys.queue_channel(made.event_id)
+
+
 async def test_the_socket_sends_the_room_first_then_each_update_as_published(
     client: Client,
     engine: RunningEngine,
@@ -231,12 +243,7 @@ async def test_the_socket_sends_the_room_first_then_each_update_as_published(
     redis: Redis,
     settings: Settings,
 ) -> None:
-    made = await make_event(seats=2)
-    admin = await signup(role=Role.ADMIN)
-    await set_room(client, admin.headers, made.event_id, paused=True)
-    channel = ShardKeys(shard_of(made.event_id, settings.engine.shards)).queue_channel(
-        made.event_id
-    )
+    made, channel = await paused_room(client, signup, make_event, settings)
 
     async with client.ws_connect(f"{queue_url(made.event_id)}/ws") as socket:
         first = await socket.receive_json(timeout=5)
@@ -263,12 +270,7 @@ async def test_every_socket_of_an_event_shares_one_subscription(
     redis: Redis,
     settings: Settings,
 ) -> None:
-    made = await make_event(seats=2)
-    admin = await signup(role=Role.ADMIN)
-    await set_room(client, admin.headers, made.event_id, paused=True)
-    channel = ShardKeys(shard_of(made.event_id, settings.engine.shards)).queue_channel(
-        made.event_id
-    )
+    made, channel = await paused_room(client, signup, make_event, settings)
     url = f"{queue_url(made.event_id)}/ws"
 
     async with client.ws_connect(url) as one, client.ws_connect(url) as two:
