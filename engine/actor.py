@@ -100,6 +100,8 @@ class SeatActor:
         # The next batch, taken in the same round trip as the last apply.
         self._taken_ahead: list[bytes] = []
         self._ready = ready
+        # Set by `run`: a blocking read ends as soon as the actor is told to stop.
+        self._stopping: asyncio.Event | None = None
         self._metrics = metrics
         self._slow_logged_at = 0.0
         self._slow_unlogged = 0
@@ -117,6 +119,7 @@ class SeatActor:
         if self._metrics is not None:
             self._metrics.recovered(time.perf_counter() - started)
         self._ready.set()
+        self._stopping = stopping
         try:
             while not stopping.is_set():
                 # Checked every turn, not only when a cancellation arrives: a turn is at most
@@ -136,7 +139,9 @@ class SeatActor:
         if not raws:
             replies, self._unsent_replies = self._unsent_replies, []
             try:
-                raws = await self._queue.take(self._block_seconds(), replies)
+                raws = await self._queue.take(
+                    self._block_seconds(), replies, interrupt=self._stopping
+                )
             except LeaseLost:
                 if self._metrics is not None:
                     self._metrics.fenced()

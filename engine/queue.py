@@ -18,6 +18,7 @@ their SHA (`EVALSHA`), loaded once per actor: a pipeline holding redis-py `Scrip
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any, Final
@@ -30,6 +31,7 @@ from redis.exceptions import NoScriptError
 from engine.keys import ShardKeys
 from engine.lease import LeaseLost
 from engine.scripts import Scripts
+from engine.waiting import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +64,45 @@ class ShardQueue:
             await self._redis.script_load(script.script)
 
     async def take(
-        self, block_seconds: float, replies: Sequence[tuple[str, bytes]] = ()
+        self,
+        block_seconds: float,
+        replies: Sequence[tuple[str, bytes]] = (),
+        *,
+        interrupt: asyncio.Event | None = None,
     ) -> list[bytes]:
         """The batch in flight, oldest first: blocks up to `block_seconds` for the first command
-        only when nothing is waiting. `replies` (the previous batch's, already durable) travel in
-        the same round trip as the take. Raises LeaseLost, having moved nothing, once another
-        owner holds the shard."""
+        only when nothing is waiting, and no longer once `interrupt` is set. `replies` (the
+        previous batch's, already durable) travel in the same round trip as the take. Raises
+        LeaseLost, having moved nothing, once another owner holds the shard."""
         [taken] = await self._run(replies, [(self._scripts.take, self._take_keys, self._take_args)])
         batch = self._batch(taken)
         if batch or block_seconds <= 0:
             return batch
-        # Redis takes fractional seconds here; the stub says int.
-        timeout: int = block_seconds  # type: ignore[assignment]
-        moved = await self._redis.blmove(
-            self._keys.commands, self._keys.inflight, timeout, "RIGHT", "LEFT"
-        )
-        if moved is None:
+        if not await self._wait_for_first(block_seconds, interrupt):
             return []
         [taken] = await self._run((), [(self._scripts.take, self._take_keys, self._take_args)])
         return self._batch(taken)
+
+    async def _wait_for_first(self, block_seconds: float, interrupt: asyncio.Event | None) -> bool:
+        """BLMOVE the first command into flight; whether one came. An owner that is stopping
+        (or handing the shard over) abandons the wait at once instead of sitting out the block:
+        a read abandoned after Redis moved a command leaves it in flight, where the next take,
+        this owner's or the next one's, finds it."""
+        # Redis takes fractional seconds here; the stub says int.
+        timeout: int = block_seconds  # type: ignore[assignment]
+        move = asyncio.ensure_future(
+            self._redis.blmove(self._keys.commands, self._keys.inflight, timeout, "RIGHT", "LEFT")
+        )
+        if interrupt is None:
+            return await move is not None
+        stop = asyncio.ensure_future(interrupt.wait())
+        try:
+            await asyncio.wait({move, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not move.done():
+            await cancel_and_wait(move)
+        return not move.cancelled() and move.result() is not None
 
     async def apply_and_take(
         self,

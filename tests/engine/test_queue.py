@@ -173,3 +173,41 @@ async def test_scripts_forgotten_by_redis_are_loaded_again_without_losing_a_comm
     finally:
         await running.stop()
     assert after.ok
+
+
+async def test_a_stopping_owner_leaves_its_blocking_read_at_once_and_loses_nothing(
+    settings: Settings, redis: Redis, make_event: MakeEvent, buyers: Buyers
+) -> None:
+    event = await make_event(seats=2)
+    [alice] = await buyers(1)
+    keys = ShardKeys(shard_of(event.event_id, settings.engine.shards))
+    scripts = Scripts.register(redis)
+    lease = ShardLease(
+        redis, scripts, keys, ttl_ms=60_000, owner="owner", shard_count=settings.engine.shards
+    )
+    assert await lease.try_acquire()
+    queue = ShardQueue(redis, scripts, keys, batch_size=16, token=lease.token)
+    await queue.prepare()
+    stopping = asyncio.Event()
+
+    # A read that would block for a minute: being told to stop ends it (the test's own
+    # timeout would fail it otherwise), and it took nothing.
+    waiting = asyncio.create_task(queue.take(60.0, interrupt=stopping))
+    await blocked_in_blmove(redis)
+    stopping.set()
+    assert await waiting == []
+
+    # The same read with a command arriving while it waits takes it, stop or not.
+    command = hold("arrives", event.event_id, alice, event.seat_ids[0])
+    waiting = asyncio.create_task(queue.take(60.0, interrupt=asyncio.Event()))
+    await redis.lpush(keys.commands, command)
+    assert await waiting == [command]
+
+
+async def blocked_in_blmove(redis: Redis) -> None:
+    """Until Redis has a client blocked in BLMOVE: Redis announces nothing, so this polls."""
+    async with asyncio.timeout(5):
+        while True:
+            if any(client["cmd"] == "blmove" for client in await redis.client_list()):
+                return
+            await asyncio.sleep(0.01)
