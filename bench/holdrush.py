@@ -52,7 +52,6 @@ from bench.metrics import EngineScrape, scrape_engines, scrape_gateways
 from bench.procstats import UsageMeter, server_pids
 from bench.report import machine
 from bench.stack import (
-    ROOT,
     Children,
     SeededEvent,
     Servers,
@@ -63,8 +62,14 @@ from bench.stack import (
     wait_until_ready,
 )
 from bench.writebehind import wait_drained
-from config import Settings
-from devstack.run import child_environment, metrics_ports, procfile_names
+from config import Settings, SettingsError
+from devstack.run import (
+    child_environment,
+    honcho_command,
+    metrics_ports,
+    process_counts,
+    procfile_names,
+)
 from devstack.servers import LOOPBACK, MariaDBServer, RedisServer, free_port
 from domain.statuses import Role
 from engine.redis_client import connect_redis
@@ -103,6 +108,7 @@ class HoldRushConfig:
     sweep: tuple[int, ...]
     sweep_seconds: float
     supervisor: str  # "honcho", as make run ships it, or "none"
+    processes: dict[str, int]  # how many of each Procfile process (make run's by default)
     logs: Path | None
 
 
@@ -166,11 +172,16 @@ async def durable_servers(folder: Path) -> AsyncIterator[Servers]:
         redis.stop()
 
 
-def _metrics_base() -> int:
-    """A first port for honcho's `-p` whose +100 and +200 (engine, sweeper) are free too."""
+def _metrics_base(counts: dict[str, int]) -> int:
+    """A first port for honcho's `-p` whose every process's port (+100 engine, +200 sweeper,
+    +1 for each further web) is free too."""
     for _ in range(50):
         base = free_port()
-        ports = metrics_ports(base, procfile_names()).values()
+        ports = [
+            port
+            for group in metrics_ports(base, procfile_names(), counts).values()
+            for port in group
+        ]
         if max(ports) < 65536 and all(_free(port) for port in ports):
             return base
     raise RuntimeError("no free run of metrics ports for honcho")
@@ -218,10 +229,12 @@ def supervised_pids(honcho_pid: int) -> dict[str, int]:
     kinds = {"gateway serve": "web", "engine run": "engine", "engine sweep": "sweeper"}
     pids: dict[str, int] = {"honcho": honcho_pid}
     shells = 0
-    for pid, cmdline in _children_of(honcho_pid).items():
+    for pid, cmdline in sorted(_children_of(honcho_pid).items()):
         kind = next((name for text, name in kinds.items() if f"-m {text}" in cmdline), None)
         if kind is not None and "python" in cmdline.split(" ", 1)[0]:
-            pids[kind] = pid
+            # Several gateways: web, web.2, web.3 ...; their CPU is added up as the web's.
+            seen = sum(1 for name in pids if name.partition(".")[0] == kind)
+            pids[kind if not seen else f"{kind}.{seen + 1}"] = pid
         else:
             shells += 1
             pids[f"honcho-shell-{shells}"] = pid
@@ -234,21 +247,23 @@ def supervised_pids(honcho_pid: int) -> dict[str, int]:
 @contextmanager
 def spawned(
     env: dict[str, str], config: HoldRushConfig, logs: Path
-) -> Iterator[tuple[Children, dict[str, int]]]:
+) -> Iterator[tuple[Children, dict[str, list[int]]]]:
     """The Procfile's processes, under honcho as make run starts them or as plain children,
     with each one's metrics port."""
     children = Children(env, logs)
     try:
         if config.supervisor == "honcho":
-            base = _metrics_base()
-            argv = [sys.executable, "-m", "honcho", "start", "-f", str(ROOT / "Procfile")]
-            children.spawn("honcho", [*argv, "-p", str(base)])
-            ports = metrics_ports(base, procfile_names())
+            base = _metrics_base(config.processes)
+            children.spawn("honcho", honcho_command(base, config.processes))
+            ports = metrics_ports(base, procfile_names(), config.processes)
         else:
             ports = {}
             for name, argv in procfile().items():
-                ports[name] = free_port()
-                children.spawn(name, argv, {"METRICS_PORT": str(ports[name])})
+                ports[name] = []
+                for index in range(config.processes.get(name, 1)):
+                    ports[name].append(free_port())
+                    child = name if not index else f"{name}.{index + 1}"
+                    children.spawn(child, argv, {"METRICS_PORT": str(ports[name][-1])})
         yield children, ports
     finally:
         exits = children.stop()
@@ -303,7 +318,7 @@ async def run(config: HoldRushConfig) -> dict[str, Any]:
                         settings,
                         {**pids, **await server_pids(redis, db)},
                         {
-                            kind: [f"http://{LOOPBACK}:{ports[kind]}/metrics"]
+                            kind: [f"http://{LOOPBACK}:{port}/metrics" for port in ports[kind]]
                             for kind in ("web", "engine")
                         },
                     )
@@ -432,8 +447,9 @@ async def _settled_count(urls: list[str], within: float = 10.0) -> EngineScrape:
 def _cpu_by_process(usage: dict[str, Any], wrk_cpu_s: float) -> dict[str, float]:
     cpu: dict[str, float] = {}
     for name, used in usage.items():
-        # honcho's shells (sh -c for each Procfile line) count as honcho's.
-        key = "honcho" if name.startswith("honcho") else name
+        # honcho's shells (sh -c for each Procfile line) count as honcho's, every gateway
+        # (web, web.2, ...) as the web's.
+        key = "honcho" if name.startswith("honcho") else name.partition(".")[0]
         cpu[key] = round(cpu.get(key, 0.0) + used["cpu_s"], 2)
     cpu["server"] = round(sum(cpu[name] for name in cpu if name in SERVER_PROCESSES), 2)
     cpu["wrk"] = round(wrk_cpu_s, 2)
@@ -557,6 +573,11 @@ def main(argv: list[str] | None = None) -> int:
         default="honcho",
         help="honcho relays the processes' output, as make run does; none: straight to files",
     )
+    parser.add_argument(
+        "--web",
+        type=int,
+        help="gateway processes (default: make run's, WEB_PROCESSES or one per core)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--logs", type=Path, help="keep the processes' logs in this folder")
@@ -567,6 +588,12 @@ def main(argv: list[str] | None = None) -> int:
         args.sweep = args.sweep[:2] if args.sweep != DEFAULT_SWEEP else (200, 400)
     if min(args.seats, args.buyers, args.holds, args.connections, args.threads) < 1:
         parser.error("--seats, --buyers, --holds, --connections and --threads must be >= 1")
+    try:
+        processes = process_counts(
+            os.environ if args.web is None else {"WEB_PROCESSES": str(args.web)}
+        )
+    except SettingsError as exc:
+        parser.error(str(exc))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
         wrkrun.wrk_binary()
@@ -583,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep=tuple(args.sweep),
         sweep_seconds=args.sweep_seconds,
         supervisor=args.supervisor,
+        processes=processes,
         logs=args.logs,
     )
     result = uvloop.run(_interruptible(run(config)))

@@ -63,8 +63,9 @@ from bench.waiting_room import (
 from bench.waiting_room import run as run_waiting_room
 from bench.watchers import LiveMap, Watchers
 from bench.writebehind import LagSampler, wait_drained
-from config import Settings
+from config import Settings, SettingsError
 from config.settings import LimitSettings
+from devstack.run import process_counts
 from devstack.servers import LOOPBACK, free_port
 from domain.statuses import Role, SeatStatus
 from engine.redis_client import connect_redis
@@ -355,7 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold-ttl", type=float, default=30.0, help="HOLD_TTL_SECONDS")
     parser.add_argument("--in-flight", type=int, default=1000, help="buyers shopping at once")
     parser.add_argument(
-        "--web-processes", type=int, default=1, help="gateway processes sharing the port"
+        "--web-processes",
+        type=int,
+        help="gateway processes sharing the port (default: make run's count)",
     )
     parser.add_argument("--push-window-ms", type=int, help="SEAT_PUSH_WINDOW_MS for the gateway")
     parser.add_argument(
@@ -381,6 +384,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logs", type=Path, help="keep the children's logs in this folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    if args.web_processes is None:
+        try:
+            args.web_processes = process_counts(os.environ)["web"]
+        except SettingsError as exc:
+            parser.error(str(exc))
     if args.waiting_room:
         return _waiting_room(parser, args, argv)
     if args.buyers is None:

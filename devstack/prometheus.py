@@ -23,7 +23,7 @@ from typing import Final
 import orjson
 
 from config import SettingsError
-from devstack.run import DATA_DIR, ROOT, DevPorts, metrics_ports, procfile_names
+from devstack.run import DATA_DIR, ROOT, DevPorts, metrics_ports, process_counts, procfile_names
 from devstack.servers import LOOPBACK, ServerError
 
 ALERT_RULES: Final = ROOT / "docs" / "operations" / "alerts.yml"
@@ -77,9 +77,7 @@ def prometheus_command(config: Path, data_dir: Path, port: int) -> list[str]:
 def main() -> int:
     try:
         ports = DevPorts.from_env(os.environ)
-        targets = {
-            name: [port] for name, port in metrics_ports(ports.metrics, procfile_names()).items()
-        }
+        targets = metrics_ports(ports.metrics, procfile_names(), process_counts(os.environ))
         PROMETHEUS_DIR.mkdir(parents=True, exist_ok=True)
         config = PROMETHEUS_DIR / "prometheus.yml"
         config.write_bytes(prometheus_config(targets, rule_files=default_rule_files()))

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NoReturn
 
@@ -40,6 +41,7 @@ PROCFILE: Final = ROOT / "Procfile"
 REDIS_PORT_VAR: Final = "RUSHQUEUE_DEV_REDIS_PORT"
 DB_PORT_VAR: Final = "RUSHQUEUE_DEV_DB_PORT"
 METRICS_PORT_VAR: Final = "RUSHQUEUE_DEV_METRICS_PORT"
+WEB_PROCESSES_VAR: Final = "WEB_PROCESSES"
 PROMETHEUS_PORT_VAR: Final = "RUSHQUEUE_DEV_PROMETHEUS_PORT"
 DEFAULT_REDIS_PORT: Final = 6390
 DEFAULT_DB_PORT: Final = 3390
@@ -90,10 +92,53 @@ def procfile_names(path: Path = PROCFILE) -> list[str]:
     return [match.group(1) for match in found if match]
 
 
-def metrics_ports(base: int, names: list[str]) -> dict[str, int]:
-    """Each process's METRICS_PORT under `honcho start -p base` (one instance of each; a second
-    instance of a type gets its port + 1)."""
-    return {name: base + _PORTS_PER_TYPE * index for index, name in enumerate(names)}
+def metrics_ports(
+    base: int, names: list[str], counts: Mapping[str, int] | None = None
+) -> dict[str, list[int]]:
+    """Each process's METRICS_PORT under `honcho start -p base -c ...`: a type's first instance
+    gets its port, the next ones that port + 1, + 2 and so on."""
+    return {
+        name: [base + _PORTS_PER_TYPE * index + n for n in range((counts or {}).get(name, 1))]
+        for index, name in enumerate(names)
+    }
+
+
+def default_web_processes(cores: int) -> int:
+    """One gateway process per core: the gateway is the stack's busiest process, several of them
+    share the HTTP port (SO_REUSEPORT) and the kernel spreads connections over them."""
+    return max(1, cores)
+
+
+def process_counts(env: Mapping[str, str]) -> dict[str, int]:
+    """How many of each Procfile process to run: WEB_PROCESSES gateways (by default one per
+    core), one of everything else."""
+    raw = env.get(WEB_PROCESSES_VAR, "")
+    if not raw:
+        return {"web": default_web_processes(os.cpu_count() or 1)}
+    if not raw.isdigit() or not 0 < int(raw) <= _PORTS_PER_TYPE:
+        raise SettingsError(
+            f"{WEB_PROCESSES_VAR}={raw!r} is invalid: must be a whole number from 1 to "
+            f"{_PORTS_PER_TYPE}"
+        )
+    return {"web": int(raw)}
+
+
+def honcho_command(metrics_base: int, counts: Mapping[str, int]) -> list[str]:
+    """honcho running the Procfile: `-p` gives each process its own $PORT, which the Procfile
+    passes on as METRICS_PORT; `-c` how many of each type."""
+    concurrency = ",".join(f"{name}={count}" for name, count in counts.items())
+    return [
+        sys.executable,
+        "-m",
+        "honcho",
+        "start",
+        "-f",
+        str(PROCFILE),
+        "-p",
+        str(metrics_base),
+        "-c",
+        concurrency,
+    ]
 
 
 def _port_from(env: Mapping[str, str], name: str, default: int) -> int:
@@ -148,9 +193,11 @@ def _in_use(port: int) -> bool:
     return False
 
 
-def banner(base_url: str, demo: DemoInfo, metrics: Mapping[str, int] | None = None) -> str:
+def banner(base_url: str, demo: DemoInfo, metrics: Mapping[str, list[int]] | None = None) -> str:
     login = json.dumps({"email": demo.email, "password": demo.password})
-    where = ", ".join(f"{name} {port}" for name, port in (metrics or {}).items())
+    where = ", ".join(
+        f"{name} {', '.join(map(str, ports))}" for name, ports in (metrics or {}).items()
+    )
     return f"""
   RushQueue is running: open {base_url}/ in a browser.
   Demo buyer:     {demo.email} / {demo.password}
@@ -229,12 +276,14 @@ def _stop(honcho: subprocess.Popen[bytes]) -> None:
 
 
 def _supervise(
-    settings: Settings, env: Mapping[str, str], demo: DemoInfo, metrics_base: int
+    settings: Settings,
+    env: Mapping[str, str],
+    demo: DemoInfo,
+    metrics_base: int,
+    counts: Mapping[str, int],
 ) -> int:
     honcho = subprocess.Popen(
-        # `-p`: honcho gives each process its own $PORT from here, which the Procfile passes on
-        # as METRICS_PORT.
-        [sys.executable, "-m", "honcho", "start", "-f", str(PROCFILE), "-p", str(metrics_base)],
+        honcho_command(metrics_base, counts),
         cwd=ROOT,
         env=env,
         # Its own session keeps the terminal's Ctrl-C away from honcho: this process alone decides
@@ -243,7 +292,7 @@ def _supervise(
     )
     try:
         if _wait_for_web(honcho, settings.http.port):
-            metrics = metrics_ports(metrics_base, procfile_names())
+            metrics = metrics_ports(metrics_base, procfile_names(), counts)
             print(banner(f"http://{LOOPBACK}:{settings.http.port}", demo, metrics), flush=True)
         # honcho returns when any process stops on its own, having stopped the others.
         code = honcho.wait()
@@ -260,6 +309,7 @@ def _run(
     settings: Settings,
     env: dict[str, str],
     metrics_base: int,
+    counts: Mapping[str, int],
 ) -> int:
     servers = (redis, mariadb)
     try:
@@ -270,7 +320,7 @@ def _run(
             server.start()
         print(f"redis: {redis.url}\nmariadb: {mariadb.url}", flush=True)
         demo = asyncio.run(_prepare(settings))
-        return _supervise(settings, env, demo, metrics_base)
+        return _supervise(settings, env, demo, metrics_base, counts)
     finally:
         _ignore_stop_signals()
         for server in reversed(servers):
@@ -290,6 +340,7 @@ def main() -> int:
             venv_bin=Path(sys.executable).parent,
         )
         settings = Settings.from_env(env)
+        counts = process_counts(os.environ)
     except SettingsError as exc:
         print(f"make run: {exc}", file=sys.stderr)
         return 2
@@ -299,7 +350,9 @@ def main() -> int:
     problem = taken_port(
         {REDIS_PORT_VAR: ports.redis, DB_PORT_VAR: ports.database, "HTTP_PORT": settings.http.port}
     )
-    for port in metrics_ports(ports.metrics, procfile_names()).values():
+    for port in chain.from_iterable(
+        metrics_ports(ports.metrics, procfile_names(), counts).values()
+    ):
         # Every process's port follows from the first, so that is the variable to move.
         problem = problem or taken_port({METRICS_PORT_VAR: port})
     if problem:
@@ -308,7 +361,7 @@ def main() -> int:
     for sig in STOP_SIGNALS:
         signal.signal(sig, _on_stop_signal)
     try:
-        return _run(redis, mariadb, settings, env, ports.metrics)
+        return _run(redis, mariadb, settings, env, ports.metrics, counts)
     except StopRequested as stop:
         print(f"make run: stopped on {stop}", flush=True)
         return 0

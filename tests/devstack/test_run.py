@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from config import Settings, SettingsError
-from devstack.run import DevPorts, child_environment, taken_port
+from devstack.run import (
+    DevPorts,
+    child_environment,
+    default_web_processes,
+    honcho_command,
+    process_counts,
+    taken_port,
+)
 from devstack.servers import LOOPBACK, free_port
 
 
@@ -53,3 +60,24 @@ def test_children_get_the_private_servers_on_loopback_and_the_venv_python_first(
     assert settings.redis.url == "redis://127.0.0.1:6390/0"
     assert (settings.database.host, settings.database.port) == ("127.0.0.1", 3390)
     assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8080)
+
+
+def test_make_run_starts_one_gateway_per_core_unless_told() -> None:
+    assert default_web_processes(1) == 1
+    assert default_web_processes(4) == 4
+    assert process_counts({"WEB_PROCESSES": "3"}) == {"web": 3}
+    assert process_counts({})["web"] >= 1
+
+
+@pytest.mark.parametrize("raw", ["two", "0", "-1", "101"])
+def test_a_bad_gateway_count_names_its_variable(raw: str) -> None:
+    with pytest.raises(SettingsError, match="WEB_PROCESSES"):
+        process_counts({"WEB_PROCESSES": raw})
+
+
+def test_honcho_is_told_the_first_metrics_port_and_how_many_of_each() -> None:
+    argv = honcho_command(9100, {"web": 2})
+
+    assert argv[1:4] == ["-m", "honcho", "start"]
+    assert argv[argv.index("-p") + 1] == "9100"
+    assert argv[argv.index("-c") + 1] == "web=2"
