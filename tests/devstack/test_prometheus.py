@@ -14,7 +14,12 @@ from devstack.run import DevPorts, metrics_ports, procfile_names
 
 def test_each_procfile_process_gets_a_metrics_port_a_hundred_apart() -> None:
     base = DevPorts.from_env({}).metrics
-    assert metrics_ports(base, procfile_names()) == {"web": 9100, "engine": 9200, "sweeper": 9300}
+    assert metrics_ports(base, procfile_names()) == {
+        "web": 9100,
+        "engine": 9200,
+        "sweeper": 9300,
+        "flusher": 9400,
+    }
 
 
 def test_the_config_scrapes_every_second_and_passes_promtool(tmp_path: Path) -> None:
@@ -28,6 +33,7 @@ def test_the_config_scrapes_every_second_and_passes_promtool(tmp_path: Path) -> 
         "web": ["127.0.0.1:9100"],
         "engine": ["127.0.0.1:9200"],
         "sweeper": ["127.0.0.1:9300"],
+        "flusher": ["127.0.0.1:9400"],
     }
     path = tmp_path / "prometheus.yml"
     path.write_bytes(raw)
