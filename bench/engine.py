@@ -40,7 +40,7 @@ from bench.buyers import SeatMap
 from bench.curve import table as sweep_table
 from bench.engine_sweep import rates, sweep_report
 from bench.metrics import EngineScrape, scrape_engines
-from bench.procstats import UsageMeter, server_pids
+from bench.procstats import ProcessUsage, UsageMeter, server_pids
 from bench.report import write_report
 from bench.stack import (
     EngineProcesses,
@@ -280,12 +280,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     # What the engine could decide on a core of its own (its write-behind
                     # included): the load client and Redis share the machine's cores with it.
                     "decisions_per_engine_cpu_s": _per_cpu_second(
+                        outcome.decisions, _engine_cpu_s(usage)
+                    ),
+                    # The write-behind counted too, wherever it runs.
+                    "decisions_per_engine_and_flusher_cpu_s": _per_cpu_second(
                         outcome.decisions,
-                        sum(
-                            used["cpu_s"]
-                            for name, used in usage.items()
-                            if name.startswith("engine")
-                        ),
+                        _engine_cpu_s(usage)
+                        + (usage["flusher"]["cpu_s"] if "flusher" in usage else 0.0),
                     ),
                     "engine_metrics": _engine_counted(outcome, counted, args.metrics),
                     "invariants": "ok",
@@ -312,6 +313,12 @@ def _engine_counted(
             f"the load client got {outcome.decisions} answers"
         )
     return summary
+
+
+def _engine_cpu_s(usage: dict[str, ProcessUsage]) -> float:
+    """The engine processes' CPU: with the flusher process running, the write-behind's backup
+    and drains only; the flusher's own is reported apart."""
+    return sum(used["cpu_s"] for name, used in usage.items() if name.startswith("engine"))
 
 
 def _per_cpu_second(decisions: int, cpu_s: float) -> int | None:

@@ -13,7 +13,7 @@ plan of 20,000 single-seat holds, 80% of the picks on the best 10% of the seats.
   rate, for the latency-vs-load curve (`bench.curve`) and the capacity.
 
 Decisions are 2xx and 409 answers; anything else, and socket errors, are errors. CPU per
-decision is each process's CPU from /proc over the run (gateway, engine, sweeper, Redis,
+decision is each process's CPU from /proc over the run (gateway, engine, sweeper, flusher, Redis,
 MariaDB, honcho) and wrk's own, divided by the decisions.
 
     python -m bench.holdrush [--seats 5000] [--buyers 2000] [--holds 20000] [--connections 128]
@@ -94,7 +94,15 @@ OPEN_CONNECTIONS: Final = (128, 2048)
 # A seat no event has: the engine answers a hold of it once it has the event in hand.
 NO_SUCH_SEAT: Final = 2**62
 SETTLE_S: Final = 0.3
-SERVER_PROCESSES: Final = ("web", "engine", "sweeper", "redis-server", "mariadbd", "honcho")
+SERVER_PROCESSES: Final = (
+    "web",
+    "engine",
+    "sweeper",
+    "flusher",
+    "redis-server",
+    "mariadbd",
+    "honcho",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +234,12 @@ def _children_of(pid: int) -> dict[int, str]:
 
 def supervised_pids(honcho_pid: int) -> dict[str, int]:
     """honcho's processes by Procfile name (the python processes, not the shells between)."""
-    kinds = {"gateway serve": "web", "engine run": "engine", "engine sweep": "sweeper"}
+    kinds = {
+        "gateway serve": "web",
+        "engine run": "engine",
+        "engine sweep": "sweeper",
+        "engine flush": "flusher",
+    }
     pids: dict[str, int] = {"honcho": honcho_pid}
     shells = 0
     for pid, cmdline in sorted(_children_of(honcho_pid).items()):
@@ -238,7 +251,7 @@ def supervised_pids(honcho_pid: int) -> dict[str, int]:
         else:
             shells += 1
             pids[f"honcho-shell-{shells}"] = pid
-    missing = {"web", "engine", "sweeper"} - pids.keys()
+    missing = {"web", "engine", "sweeper", "flusher"} - pids.keys()
     if missing:
         raise RuntimeError(f"honcho's {sorted(missing)} not found among its children")
     return pids

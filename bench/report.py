@@ -70,9 +70,10 @@ def _best_available_table(result: dict[str, Any]) -> str:
 def _engine_table(result: dict[str, Any]) -> str:
     lines = [
         "| shards | engine processes | decisions | decisions/s | p50 ms | p99 ms | max ms "
-        "| CPU s: engine · Redis · load client | decisions per engine CPU-second "
+        "| CPU s: engine · flusher · Redis · load client | decisions per engine CPU-second "
+        "| per engine + flusher CPU-second "
         "| engine's count · decision p50 · p99 ms (its /metrics) | invariants |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|",
     ]
     for row in result["configurations"]:
         latency, cpu = row["latency"], row["cpu_s"]
@@ -87,8 +88,9 @@ def _engine_table(result: dict[str, Any]) -> str:
         lines.append(
             f"| {row['shards']} | {row['engine_processes']} | {row['decisions']} "
             f"| {row['decisions_per_s']} | {latency['p50_ms']} | {latency['p99_ms']} "
-            f"| {latency['max_ms']} | {engine_cpu:.2f} · {cpu['redis-server']} · "
-            f"{cpu['load-client']} | {row['decisions_per_engine_cpu_s']} "
+            f"| {latency['max_ms']} | {engine_cpu:.2f} · {cpu.get('flusher', '-')} · "
+            f"{cpu['redis-server']} · {cpu['load-client']} | {row['decisions_per_engine_cpu_s']} "
+            f"| {row.get('decisions_per_engine_and_flusher_cpu_s', '-')} "
             f"| {engine_says} | {row['invariants']} |"
         )
     paced = result["paced"]

@@ -1,12 +1,12 @@
 """The whole stack over HTTP and websockets, as an on-sale rush really looks.
 
-Private Redis and MariaDB, then the Procfile's processes (web, engine, sweeper) as children on a
-free loopback port, with the local checkout (no Stripe key) and short holds, so that expiry
-happens within the run. One event of S seats, K buyers (bearer tokens minted directly, so argon2
-plays no part) and W seat-map websockets. At the start signal every buyer tries to hold 1-4 seats
-with the rush's demand shape; holders pay through the local checkout, release, or walk away.
-Afterwards, once every hold has ended and the journal has drained, the invariants are checked
-(`bench.invariants`); a broken one fails the run.
+Private Redis and MariaDB, then the Procfile's processes (web, engine, sweeper, flusher) as
+children on a free loopback port, with the local checkout (no Stripe key) and short holds, so
+that expiry happens within the run. One event of S seats, K buyers (bearer tokens minted
+directly, so argon2 plays no part) and W seat-map websockets. At the start signal every buyer
+tries to hold 1-4 seats with the rush's demand shape; holders pay through the local checkout,
+release, or walk away. Afterwards, once every hold has ended and the journal has drained, the
+invariants are checked (`bench.invariants`); a broken one fails the run.
 
     python -m bench.rush [--seats 20000] [--buyers 5000] [--watchers 500] [--pay-share 0.3]
                          [--release-share 0.1] [--hold-ttl 30] [--in-flight 1000] [--quick]

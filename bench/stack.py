@@ -20,7 +20,7 @@ from typing import Any, Final, NamedTuple
 
 import aiohttp
 
-from config import Settings
+from config import Settings, WriteBehind
 from devstack.servers import LOOPBACK, MariaDBServer, RedisServer, free_port
 from domain.catalog import CategorySpec, EventSpec, RowSpec, SectionSpec, VenueLayout
 from engine.keys import ShardKeys
@@ -204,7 +204,9 @@ class Children:
 
 class EngineProcesses(Children):
     """`python -m engine run` children, each serving its metrics on a port of its own unless
-    `metrics` is off (the benchmark's way to measure what the metrics cost)."""
+    `metrics` is off (the benchmark's way to measure what the metrics cost), and beside them the
+    flusher process (`python -m engine flush`, named `flusher`) wherever the stack would run one
+    (WRITE_BEHIND=flusher, the default)."""
 
     def __init__(
         self, env: Mapping[str, str], count: int, log_dir: Path, *, metrics: bool = True
@@ -213,10 +215,11 @@ class EngineProcesses(Children):
         self._count = count
         self._metrics = metrics
         self.metrics_urls: list[str] = []
+        self.flusher_metrics_url: str | None = None
 
     def start(self) -> None:
         for index in range(self._count):
-            port = free_port() if self._metrics else 0
+            port = self._metrics_port()
             if port:
                 self.metrics_urls.append(f"http://{LOOPBACK}:{port}/metrics")
             self.spawn(
@@ -224,6 +227,16 @@ class EngineProcesses(Children):
                 [sys.executable, "-m", "engine", "run"],
                 {"METRICS_PORT": str(port)},
             )
+        if Settings.from_env(self._env).engine.write_behind is WriteBehind.FLUSHER:
+            port = self._metrics_port()
+            if port:
+                self.flusher_metrics_url = f"http://{LOOPBACK}:{port}/metrics"
+            self.spawn(
+                "flusher", [sys.executable, "-m", "engine", "flush"], {"METRICS_PORT": str(port)}
+            )
+
+    def _metrics_port(self) -> int:
+        return free_port() if self._metrics else 0
 
 
 def procfile(path: Path = ROOT / "Procfile") -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ from config.settings import (
     Settings,
     SettingsError,
     StripeSettings,
+    WriteBehind,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StripeSettings",
+    "WriteBehind",
 ]

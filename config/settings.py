@@ -25,6 +25,10 @@ DEV_DATABASE_URL: Final = "mysql://rushqueue:rushqueue@127.0.0.1:3306/rushqueue"
 # read timeout would turn a lock wait that ends in a retried conflict into an outage.
 _MIN_DB_READ_TIMEOUT: Final = 3.0
 
+# The engine looks at its journal every half of WRITE_BEHIND_BACKUP_MS; below this it would
+# mostly race the flusher process for the same entries.
+_MIN_WRITE_BEHIND_BACKUP_MS: Final = 100
+
 # What a real value looks like, so that a placeholder, a publishable key pasted in the wrong
 # place or a truncated secret stops production at start-up instead of at the first payment.
 _STRIPE_SECRET_KEY_SHAPE: Final = re.compile(r"sk_(live|test)_[A-Za-z0-9]{16,}")
@@ -42,6 +46,15 @@ class Environment(enum.StrEnum):
     DEVELOPMENT = "development"
     TEST = "test"
     PRODUCTION = "production"
+
+
+class WriteBehind(enum.StrEnum):
+    """Who writes the journal through to MariaDB while a shard is owned."""
+
+    # The engine's own flusher, on the actor's event loop: a deployment of one engine process.
+    INLINE = "inline"
+    # The flusher process (`python -m engine flush`); the engine only backs it up.
+    FLUSHER = "flusher"
 
 
 class LogFormat(enum.StrEnum):
@@ -173,6 +186,10 @@ class EngineSettings:
     # A hold is left to its own actor for this long past expiry before the sweeper nudges it.
     sweep_grace_seconds: float = 2.0
     flush_batch: int = 500
+    write_behind: WriteBehind = WriteBehind.FLUSHER
+    # With the flusher process: an entry it has left this long is written by the engine itself,
+    # so a dead flusher process never lets MariaDB fall behind by more.
+    write_behind_backup_ms: int = 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -304,6 +321,14 @@ class _Reader:
             sweep_interval_seconds=self._positive_float("SWEEP_INTERVAL_SECONDS", 5.0),
             sweep_grace_seconds=self._positive_float("SWEEP_GRACE_SECONDS", 2.0),
             flush_batch=self._positive_int("ENGINE_FLUSH_BATCH", 500),
+            write_behind=self._get(
+                "WRITE_BEHIND",
+                WriteBehind.FLUSHER,
+                lambda raw: WriteBehind(_one_of(*WriteBehind)(raw)),
+            ),
+            write_behind_backup_ms=self._get(
+                "WRITE_BEHIND_BACKUP_MS", 1000, _at_least(int, _MIN_WRITE_BEHIND_BACKUP_MS)
+            ),
         )
         stripe = StripeSettings(
             secret_key=stripe_key,

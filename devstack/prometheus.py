@@ -7,8 +7,8 @@ no YAML library. Prometheus is Debian's package (`prometheus`, with `promtool`),
 loopback only.
 
 `python -m devstack.prometheus` (`make observe`) scrapes the ports `make run` gives its
-processes (web 9100, engine 9200, sweeper 9300 by default, see devstack.run) and keeps its data
-under `.data/prometheus/`.
+processes (web 9100, engine 9200, sweeper 9300, flusher 9400 by default, see devstack.run) and
+keeps its data under `.data/prometheus/`.
 """
 
 from __future__ import annotations

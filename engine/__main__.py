@@ -1,9 +1,11 @@
-"""`python -m engine run` (the shard actors), `python -m engine sweep` (the sweeper), and
+"""`python -m engine run` (the shard actors), `python -m engine sweep` (the sweeper),
+`python -m engine flush` (the write-behind flusher, engine.flusher), and
 `python -m engine set-shard-count N` (change the deployment's shard count).
 
-`run` and `sweep` stop cleanly on SIGTERM or SIGINT: intake stops, the batch in hand is applied,
-the journal is flushed while the lease is still held, and the leases are released. Both refuse
-to start (exit 2, one line) when ENGINE_SHARDS is not the count the deployment runs with.
+`run`, `sweep` and `flush` stop cleanly on SIGTERM or SIGINT: intake stops, the batch in hand is
+applied, the journal is flushed while the lease is still held, and the leases are released (the
+flusher finishes the flush in hand). All three refuse to start (exit 2, one line) when
+ENGINE_SHARDS is not the count the deployment runs with.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from redis.exceptions import RedisError
 
 from config import Settings, SettingsError
 from engine.clock import SystemClock
-from engine.metrics import EngineMetrics, SweeperMetrics
+from engine.flusher import Flusher
+from engine.metrics import EngineMetrics, FlusherMetrics, SweeperMetrics
 from engine.redis_client import connect_redis
 from engine.shard_count import (
     ShardCountChangeRefused,
@@ -52,7 +55,8 @@ async def _serve(settings: Settings, role: str) -> None:
 async def _serve_with(
     settings: Settings, role: str, stopping: asyncio.Event, registry: CollectorRegistry | None
 ) -> None:
-    # Each actor's blocking read holds a connection for up to a second.
+    # Each actor's blocking read, or the flusher's per shard, holds a connection for up to a
+    # second.
     redis = connect_redis(settings.redis, extra_connections=settings.engine.shards)
     try:
         if not await claim_when_reachable(redis, settings.engine.shards, stopping):
@@ -73,6 +77,19 @@ async def _serve_with(
                     settings.engine.batch_size,
                 )
                 await engine.run(stopping)
+            elif role == "flush":
+                flusher = Flusher(
+                    redis=redis,
+                    db=db,
+                    settings=settings.engine,
+                    metrics=None if registry is None else FlusherMetrics.create(registry),
+                )
+                log.info(
+                    "flusher: %d shards, batch %d",
+                    settings.engine.shards,
+                    settings.engine.flush_batch,
+                )
+                await flusher.run(stopping)
             else:
                 sweeper = Sweeper(
                     redis=redis,
@@ -120,12 +137,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="run the shard actors")
     commands.add_parser("sweep", help="run the sweeper")
+    commands.add_parser("flush", help="write every owned shard's journal through to MariaDB")
     change = commands.add_parser(
         "set-shard-count",
         help="change the shard count every process must run with",
         description="Refused while any shard's lease is held or any shard has queued, "
-        "in-flight or journalled work: stop every engine, sweeper and gateway first, then "
-        "start them all with ENGINE_SHARDS=N. Reads REDIS_URL.",
+        "in-flight or journalled work: stop every engine, sweeper, flusher and gateway first, "
+        "then start them all with ENGINE_SHARDS=N. Reads REDIS_URL.",
     )
     change.add_argument("shards", type=_shard_count, metavar="N")
     return parser

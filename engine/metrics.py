@@ -1,4 +1,5 @@
-"""The engine's and the sweeper's metrics, made once per process in the process's own registry.
+"""The metrics of the engine, the sweeper and the flusher process, made once per process in
+the process's own registry.
 
 Every engine series carries `shard` (0..S-1); nothing carries an id. A shard's label children
 are looked up once, when its `ShardMetrics` is made, because a turn decides hundreds of commands
@@ -359,3 +360,81 @@ class SweeperMetrics:
         self.runs.inc()
         self.overdue_holds.inc(overdue)
         self.expire_commands.inc(asked)
+
+
+# From an entry's append to its commit: milliseconds when the flusher keeps up; seconds while
+# MariaDB is away or a takeover holds the fence row.
+_LAG_BUCKETS: Final = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlusherMetrics:
+    """The flusher process's metric families (engine.flusher); `shard(n)` gives one shard's."""
+
+    entries: Counter
+    flush_seconds: Histogram
+    lag_seconds: Histogram
+    fenced: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> FlusherMetrics:
+        return cls(
+            entries=Counter(
+                "rushqueue_flusher_entries",
+                "Journal entries written through to MariaDB by this process (not those "
+                "another writer had applied first).",
+                ["shard"],
+                registry=registry,
+            ),
+            flush_seconds=Histogram(
+                "rushqueue_flusher_flush_seconds",
+                "Time of one flush (MariaDB transaction and journal delete).",
+                ["shard"],
+                buckets=_FLUSH_BUCKETS,
+                registry=registry,
+            ),
+            lag_seconds=Histogram(
+                "rushqueue_flusher_lag_seconds",
+                "Per flush, the age of its oldest entry when it was committed.",
+                ["shard"],
+                buckets=_LAG_BUCKETS,
+                registry=registry,
+            ),
+            fenced=Counter(
+                "rushqueue_flusher_fenced",
+                "Flushes refused by the MariaDB fence (the shard changed owner).",
+                ["shard"],
+                registry=registry,
+            ),
+        )
+
+    def shard(self, shard: int) -> ShardFlusherMetrics:
+        label = str(shard)
+        return ShardFlusherMetrics(
+            entries=self.entries.labels(label),
+            flush_seconds=self.flush_seconds.labels(label),
+            lag_seconds=self.lag_seconds.labels(label),
+            fenced_flushes=self.fenced.labels(label),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShardFlusherMetrics:
+    """One shard's flusher series, resolved once."""
+
+    entries: Counter
+    flush_seconds: Histogram
+    lag_seconds: Histogram
+    fenced_flushes: Counter
+
+    def flushed(self, *, applied: int, seconds: float, oldest_id: bytes) -> None:
+        self.entries.inc(applied)
+        self.flush_seconds.observe(seconds)
+        # A stream id starts with the Redis server's milliseconds when it was added.
+        added_ms = int(oldest_id.split(b"-", 1)[0])
+        self.lag_seconds.observe(max(time.time() - added_ms / 1000, 0.0))
+
+    def fenced(self) -> None:
+        self.fenced_flushes.inc()

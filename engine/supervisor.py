@@ -16,7 +16,7 @@ from typing import Final
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from config import EngineSettings
+from config import EngineSettings, WriteBehind
 from engine.actor import SeatActor
 from engine.clock import Clock
 from engine.keys import ShardKeys
@@ -109,6 +109,13 @@ class ShardRunner:
             token=lease.token,
             batch=self._settings.flush_batch,
             still_owner=lambda: lease.held,
+            # With the flusher process, the journal is written through out of this process;
+            # the owner still drains it itself in recovery and on a clean stop (below).
+            backup_after_ms=(
+                self._settings.write_behind_backup_ms
+                if self._settings.write_behind is WriteBehind.FLUSHER
+                else None
+            ),
             metrics=self._metrics,
         )
         recovery = ShardRecovery(

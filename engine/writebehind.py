@@ -1,9 +1,15 @@
 """Write-behind: the shard's journal stream flushed to MariaDB in fenced, batched transactions.
 
 The actor appends one journal entry per applied batch (in the same atomic step as the seat
-change). The flusher reads entries in order, applies them in one transaction that checks the
+change). A flush reads entries in order, applies them in one transaction that checks the
 fencing token and skips entries already applied, and only then deletes them from the stream.
 If MariaDB is down the journal simply grows and the flusher retries with back-off.
+
+The owner's `JournalFlusher` always drains the journal itself where it must: in recovery, and on
+a clean stop before the lease is let go. In between it either flushes after every turn
+(WRITE_BEHIND=inline) or, when the flusher process writes the journal through
+(WRITE_BEHIND=flusher, engine.flusher), only backs it up: it flushes what that process has left
+for about WRITE_BEHIND_BACKUP_MS, as the sweeper backs up the actors' expiry timers.
 """
 
 from __future__ import annotations
@@ -65,6 +71,25 @@ def parse_entry(entry_id: str, raw: bytes) -> JournalBatch:
     )
 
 
+RawEntry = tuple[bytes, dict[bytes, bytes]]
+
+
+async def write_through(
+    redis: Redis, db: Database, keys: ShardKeys, token: int, raw_entries: list[RawEntry]
+) -> int:
+    """Apply entries read from the head of the journal under `token`, then delete them; return
+    how many were new to MariaDB.
+
+    Any number of writers may do this at once for one shard: the fence row lock orders their
+    transactions, entries at or below the row's last applied id are skipped, and a delete of
+    ids another writer already deleted deletes nothing."""
+    entries = [parse_entry(entry_id.decode(), fields[b"e"]) for entry_id, fields in raw_entries]
+    async with db.transaction() as conn:
+        applied = await apply_journal(conn, keys.shard, token, entries)
+    await redis.xdel(keys.journal, *[entry_id for entry_id, _ in raw_entries])
+    return applied
+
+
 class JournalFlusher:
     def __init__(
         self,
@@ -75,29 +100,31 @@ class JournalFlusher:
         token: int,
         batch: int,
         still_owner: Callable[[], bool],
+        backup_after_ms: int | None = None,
         metrics: ShardMetrics | None = None,
     ) -> None:
+        """`backup_after_ms` None: flush after every turn; else only back the flusher process
+        up, writing what it has left that long."""
         self._redis = redis
         self._still_owner = still_owner
         self._db = db
         self._keys = keys
         self._token = token
         self._batch = batch
+        self._backup_after_ms = backup_after_ms
+        self._left_at_last_look: bytes | None = None
         self.wakeup = asyncio.Event()
         self._metrics = metrics
 
     async def flush_once(self) -> int:
         """Flush up to one batch of entries; return how many left the journal."""
         started = time.perf_counter()
-        raw_entries: list[tuple[bytes, dict[bytes, bytes]]] = await self._redis.xrange(  # type: ignore[assignment]
+        raw_entries: list[RawEntry] = await self._redis.xrange(  # type: ignore[assignment]
             self._keys.journal, count=self._batch
         )
         if not raw_entries:
             return 0
-        entries = [parse_entry(entry_id.decode(), fields[b"e"]) for entry_id, fields in raw_entries]
-        async with self._db.transaction() as conn:
-            await apply_journal(conn, self._keys.shard, self._token, entries)
-        await self._redis.xdel(self._keys.journal, *[entry_id for entry_id, _ in raw_entries])
+        await write_through(self._redis, self._db, self._keys, self._token, raw_entries)
         if self._metrics is not None:
             self._metrics.flushed(time.perf_counter() - started)
         return len(raw_entries)
@@ -108,12 +135,15 @@ class JournalFlusher:
             pass
 
     async def run(self) -> None:
+        """Keep the journal written through while the lease is held: after every turn, or as
+        the flusher process's backup."""
+        flush_round = self._flush_and_wait if self._backup_after_ms is None else self._back_up
         backoff = 0.1
         # Checked every round, not only on cancellation: a cancel absorbed inside a client
         # library must not leave a former owner flushing (its writes would be fenced anyway).
         while self._still_owner():
             try:
-                flushed = await self.flush_once()
+                await flush_round()
             except (DatabaseUnavailable, RedisError) as exc:
                 log.warning(
                     "shard %d: flush failed, journal kept (%s); retry in %.1fs",
@@ -125,6 +155,27 @@ class JournalFlusher:
                 backoff = min(backoff * 2, _MAX_BACKOFF)
                 continue
             backoff = 0.1
-            if flushed < self._batch:
-                await wait_until_set(self.wakeup, _IDLE_WAIT)
-                self.wakeup.clear()
+
+    async def _flush_and_wait(self) -> None:
+        if await self.flush_once() < self._batch:
+            await wait_until_set(self.wakeup, _IDLE_WAIT)
+            self.wakeup.clear()
+
+    async def _back_up(self) -> None:
+        """Look at the journal's oldest entry every half of WRITE_BEHIND_BACKUP_MS; one seen at
+        two looks in a row has waited at least half of it and at most all of it: flush. Ids read
+        from Redis are compared, not clocks, so this holds whatever the hosts' clocks say."""
+        assert self._backup_after_ms is not None
+        oldest: list[RawEntry] = await self._redis.xrange(  # type: ignore[assignment]
+            self._keys.journal, count=1
+        )
+        oldest_id = oldest[0][0] if oldest else None
+        if oldest_id is not None and oldest_id == self._left_at_last_look:
+            # The entries in hand only (full batches, then one more): a flusher process that
+            # fell behind for a moment resumes alone, instead of this loop taking over the
+            # stream for as long as the rush lasts.
+            while await self.flush_once() == self._batch:
+                pass
+            oldest_id = None
+        self._left_at_last_look = oldest_id
+        await asyncio.sleep(self._backup_after_ms / 2000)

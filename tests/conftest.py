@@ -109,6 +109,9 @@ def make_settings(
             "ARGON2_PROFILE": "cheapest",
             "ENGINE_SHARDS": "2",
             "ENGINE_LEASE_TTL_MS": "1500",
+            # In-process engines run without the flusher process, so they write their journals
+            # through themselves (tests/engine/test_flusher.py runs the flusher).
+            "WRITE_BEHIND": "inline",
             "ENGINE_DECISION_TIMEOUT_SECONDS": "5",
             "LOG_LEVEL": "DEBUG",
             # A deletion must show on the very next request here; the one-second memory has

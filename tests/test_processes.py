@@ -16,8 +16,11 @@ import aiohttp
 import pytest
 from aiohttp import WSCloseCode, WSMsgType
 
+from config import Settings
 from devstack.servers import LOOPBACK, free_port
-from engine.keys import ShardKeys
+from engine.client import EngineClient
+from engine.keys import ShardKeys, shard_of
+from tests.helpers.engine import ask_hold, journals_drained
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from devstack.servers import MariaDBServer, RedisServer
     from persistence import Database
     from tests.helpers.catalog import MakeEvent
+    from tests.helpers.engine import Buyers
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 STOP_WITHIN: Final = 10.0
@@ -194,6 +198,35 @@ async def test_the_sweeper_stops_cleanly_on_sigterm(env: dict[str, str]) -> None
         await child.close()
 
 
+async def test_the_flusher_stops_cleanly_on_sigterm_while_it_writes_an_owned_journal(
+    env: dict[str, str], redis: Redis, make_event: MakeEvent, buyers: Buyers
+) -> None:
+    event = await make_event(seats=2)
+    [user] = await buyers(1)
+    journal = ShardKeys(shard_of(event.event_id, SHARDS)).journal
+    # Without a backup the engine leaves the whole write-behind to the flusher.
+    engine_env = {**env, "WRITE_BEHIND_BACKUP_MS": "600000"}
+    engine = await Child.start(engine_env, "engine", "run")
+    flusher = await Child.start(engine_env, "engine", "flush")
+    try:
+        await flusher.wait_for_output(f"flusher: {SHARDS} shards")
+        for shard in range(SHARDS):
+            await engine.wait_for_output(f"shard {shard} recovered")
+        settings = Settings.from_env(engine_env)
+        async with EngineClient(redis, settings.engine) as client:
+            reply = await ask_hold(client, event.event_id, user, event.seat_ids[:1])
+        assert reply.hold is not None
+        await journals_drained(redis, settings)
+
+        assert await flusher.terminate() == 0, flusher.output
+        assert "flush: stopped" in flusher.output
+        assert await redis.xlen(journal) == 0
+        assert await engine.terminate() == 0, engine.output
+    finally:
+        await flusher.close()
+        await engine.close()
+
+
 async def test_the_engine_stops_cleanly_on_sigterm_and_gives_up_its_leases(
     env: dict[str, str], redis: Redis
 ) -> None:
@@ -216,6 +249,7 @@ async def test_the_engine_stops_cleanly_on_sigterm_and_gives_up_its_leases(
         (("gateway", "serve"), "HTTP_PORT", "abc"),
         (("engine", "run"), "ENGINE_SHARDS", "0"),
         (("engine", "sweep"), "SWEEP_INTERVAL_SECONDS", "-1"),
+        (("engine", "flush"), "WRITE_BEHIND", "sometimes"),
     ],
 )
 async def test_a_bad_setting_exits_2_with_one_line_naming_it(
@@ -266,7 +300,9 @@ async def _run_to_exit(env: Mapping[str, str], *args: str) -> tuple[int, str]:
     return process.returncode, stderr.decode()
 
 
-@pytest.mark.parametrize("args", [("gateway", "serve"), ("engine", "run"), ("engine", "sweep")])
+@pytest.mark.parametrize(
+    "args", [("gateway", "serve"), ("engine", "run"), ("engine", "sweep"), ("engine", "flush")]
+)
 async def test_a_process_refuses_to_start_under_another_shard_count(
     env: dict[str, str], redis: Redis, args: tuple[str, ...]
 ) -> None:

@@ -22,7 +22,7 @@ from bench.stack import Children, procfile, wait_for_owners
 from config import Settings
 from devstack.servers import LOOPBACK, free_port
 
-Role = Literal["engine", "sweeper", "web"]
+Role = Literal["engine", "sweeper", "web", "flusher"]
 JWT_SECRET: Final = "chaos-suite-jwt-secret-0123456789abcdef"
 _TAKEN: Final = re.compile(r"shard (\d+): lease taken \(token (\d+)\)")
 

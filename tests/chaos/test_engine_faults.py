@@ -58,6 +58,8 @@ async def test_engine_kill_9_with_a_standby_taking_over(
     """engine kill -9, standby takes over"""
     event = await seeded(db)
     stack.start("engine-0", "engine")
+    # The flusher process writes the journal through before, during and after the takeover.
+    stack.start("flusher", "flusher")
     await stack.wait_for_owners()
     stack.start("engine-1", "engine")
     await wait_for_log(stack, "engine-1", r"engine: \d+ shards", within=20)

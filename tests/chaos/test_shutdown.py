@@ -29,7 +29,8 @@ async def test_sigterm_to_every_process_mid_rush(
 ) -> None:
     """SIGTERM to every process mid-rush, then a restart"""
     event = await seeded(db)
-    roles: tuple[Role, ...] = ("engine", "sweeper", "web")
+    # The flusher too: its last flush races the engine's own drain on stop, under one token.
+    roles: tuple[Role, ...] = ("engine", "sweeper", "web", "flusher")
     for role in roles:
         stack.start(role, role)
     await stack.wait_for_owners()
@@ -39,7 +40,7 @@ async def test_sigterm_to_every_process_mid_rush(
     restarted: list[float] = []
 
     async def terminate(fault_at: float, rush: Rush) -> None:
-        chaos_result.faults.append("SIGTERM engine, sweeper and gateway at once; restart")
+        chaos_result.faults.append("SIGTERM engine, sweeper, flusher and gateway at once; restart")
         stopped = await asyncio.to_thread(stack.terminate_all, 10.0)
         for name, (code, took) in stopped.items():
             verdict.check(

@@ -40,7 +40,7 @@ async def test_redis_restarted_mid_rush(
     """Redis stopped and restarted mid-rush (AOF)"""
     stack = make_stack(private_redis.url, mariadb_server.url, SWEEP_INTERVAL_SECONDS="0.3")
     event = await seeded(db)
-    roles: tuple[Role, ...] = ("engine", "sweeper", "web")
+    roles: tuple[Role, ...] = ("engine", "sweeper", "web", "flusher")
     for role in roles:
         stack.start(role, role)
     await stack.wait_for_owners()
@@ -92,6 +92,8 @@ async def test_mariadb_down_mid_rush(
     finally:
         await db.close()  # its pooled connections would not survive the outage
     stack.start("engine", "engine")
+    # The flusher process, as the Procfile runs it, retries until MariaDB is back.
+    stack.start("flusher", "flusher")
     await stack.wait_for_owners()
     settings = stack.client_settings()
     journal = ShardKeys(shard_of(event.event_id, SHARDS)).journal

@@ -68,6 +68,8 @@ def test_variables_override_the_defaults() -> None:
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("DATABASE_URL", "postgres://u:p@127.0.0.1/db"),
         ("RATE_LIMITS", "maybe"),
+        ("WRITE_BEHIND", "sometimes"),
+        ("WRITE_BEHIND_BACKUP_MS", "50"),
     ],
 )
 def test_a_malformed_value_is_refused_naming_its_variable(name: str, value: str) -> None:

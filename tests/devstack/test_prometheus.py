@@ -18,6 +18,7 @@ def test_each_procfile_process_gets_a_metrics_port_a_hundred_apart() -> None:
         "web": [9100],
         "engine": [9200],
         "sweeper": [9300],
+        "flusher": [9400],
     }
 
 
@@ -26,6 +27,7 @@ def test_further_gateways_get_the_next_ports_as_honcho_numbers_them() -> None:
         "web": [9100, 9101, 9102],
         "engine": [9200],
         "sweeper": [9300],
+        "flusher": [9400],
     }
 
 
@@ -40,6 +42,7 @@ def test_the_config_scrapes_every_second_and_passes_promtool(tmp_path: Path) -> 
         "web": ["127.0.0.1:9100", "127.0.0.1:9101"],
         "engine": ["127.0.0.1:9200"],
         "sweeper": ["127.0.0.1:9300"],
+        "flusher": ["127.0.0.1:9400"],
     }
     path = tmp_path / "prometheus.yml"
     path.write_bytes(raw)

@@ -67,6 +67,16 @@ SWEEPER_METRICS: Final = frozenset(
         "rushqueue_sweeper_expire_commands_total",
     }
 )
+# The flusher process's (engine.flusher). Not in the contract until the dashboard has a panel for
+# them: the contract is exactly what the dashboard shows.
+FLUSHER_METRICS: Final = frozenset(
+    {
+        "rushqueue_flusher_entries_total",
+        "rushqueue_flusher_flush_seconds",
+        "rushqueue_flusher_lag_seconds",
+        "rushqueue_flusher_fenced_total",
+    }
+)
 CONTRACT_METRICS: Final = GATEWAY_METRICS | ENGINE_METRICS | SWEEPER_METRICS
 _METRIC_NAME: Final = re.compile(r"\brushqueue_[a-z_]+")
 _HISTOGRAM_SAMPLE: Final = re.compile(r"_(bucket|sum|count)$")

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from engine.metrics import EngineMetrics, SweeperMetrics
+from engine.metrics import EngineMetrics, FlusherMetrics, SweeperMetrics
 from gateway.metrics import GatewayMetrics
-from tests.operations.docs import ENGINE_METRICS, GATEWAY_METRICS, SWEEPER_METRICS, exported_names
+from tests.operations.docs import (
+    ENGINE_METRICS,
+    FLUSHER_METRICS,
+    GATEWAY_METRICS,
+    SWEEPER_METRICS,
+    exported_names,
+)
 
 
 def test_the_gateway_exports_every_gateway_metric_of_the_contract() -> None:
@@ -29,3 +35,10 @@ def test_the_sweeper_exports_every_sweeper_metric_of_the_contract() -> None:
     SweeperMetrics.create(registry)
     exported = exported_names(registry)
     assert exported >= SWEEPER_METRICS, SWEEPER_METRICS - exported
+
+
+def test_the_flusher_exports_every_flusher_metric_of_the_contract() -> None:
+    registry = CollectorRegistry()
+    FlusherMetrics.create(registry)
+    exported = exported_names(registry)
+    assert exported >= FLUSHER_METRICS, FLUSHER_METRICS - exported
