@@ -77,7 +77,7 @@ FLUSHER_METRICS: Final = frozenset(
         "rushqueue_flusher_fenced_total",
     }
 )
-CONTRACT_METRICS: Final = GATEWAY_METRICS | ENGINE_METRICS | SWEEPER_METRICS
+CONTRACT_METRICS: Final = GATEWAY_METRICS | ENGINE_METRICS | SWEEPER_METRICS | FLUSHER_METRICS
 _METRIC_NAME: Final = re.compile(r"\brushqueue_[a-z_]+")
 _HISTOGRAM_SAMPLE: Final = re.compile(r"_(bucket|sum|count)$")
 
