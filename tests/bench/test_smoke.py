@@ -70,6 +70,7 @@ def test_rush_keeps_its_invariants(tmp_path: Path) -> None:
     assert report["metrics"]["web"]["hold_requests"]["2xx"] >= report["holds"]["granted"]
 
 
+@pytest.mark.long
 @pytest.mark.timeout(240)
 def test_waiting_room_rush_admits_in_rank_order(tmp_path: Path) -> None:
     report = run_quick("bench.rush", tmp_path, "--waiting-room")

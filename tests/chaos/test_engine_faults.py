@@ -24,6 +24,7 @@ from tests.helpers.engine import ask_hold, journals_drained
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
 
 
+@pytest.mark.long
 async def test_engine_kill_9_restarted_after_1_s(
     stack: Stack,
     redis: Redis,
@@ -196,6 +197,7 @@ async def test_frozen_engine_is_fenced_and_stands_down(
 _WAKE_BURST: Final = 320
 
 
+@pytest.mark.long
 async def test_frozen_engine_resumed_mid_rush_loses_no_command(
     stack: Stack,
     redis: Redis,

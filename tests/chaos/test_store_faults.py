@@ -146,6 +146,7 @@ async def seeded_on_shard(db: Database, shard: int) -> SeededEvent:
             return event
 
 
+@pytest.mark.long
 async def test_mariadb_frozen_mid_rush(
     make_stack: Callable[..., Stack],
     redis_server: RedisServer,

@@ -47,6 +47,7 @@ async def _asked_to_expire(redis: Redis, queue: str) -> set[str]:
     return asked
 
 
+@pytest.mark.long
 async def test_sweeper_expires_holds_whose_timers_were_lost(
     make_stack: Callable[..., Stack],
     redis_server: RedisServer,

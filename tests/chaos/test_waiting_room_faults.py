@@ -43,6 +43,7 @@ MAX_INSIDE: Final = 30
 KILL_AT_SHARE: Final = 0.2
 
 
+@pytest.mark.long
 async def test_engine_kill_9_mid_admission(
     make_stack: Callable[..., Stack],
     redis_server: RedisServer,
