@@ -39,7 +39,7 @@ from typing import Any
 from bench.buyers import SeatMap
 from bench.curve import table as sweep_table
 from bench.engine_sweep import rates, sweep_report
-from bench.metrics import EngineScrape, scrape_engines
+from bench.metrics import EngineScrape, scrape_engines, wait_for_even_spread
 from bench.procstats import ProcessUsage, UsageMeter, server_pids
 from bench.report import write_report
 from bench.stack import (
@@ -243,6 +243,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     engines.start()
                     try:
                         await wait_for_owners(servers.redis_url, shards)
+                        if engines.metrics_urls:
+                            await wait_for_even_spread(engines.metrics_urls, shards)
                         counted_before = await scrape_engines(engines.metrics_urls)
                         # A closed loop of IN_FLIGHT buyers queues by design (Little's law):
                         # a slow machine must lengthen the waits, not crash the run.

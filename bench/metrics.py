@@ -23,6 +23,9 @@ DECIDED: Final = "rushqueue_engine_commands_total"
 DECISION: Final = "rushqueue_engine_decision_seconds"
 REQUESTS: Final = "rushqueue_http_requests_total"
 ROUNDTRIP: Final = "rushqueue_engine_roundtrip_seconds"
+SHARDS_OWNED: Final = "rushqueue_engine_shards_owned"
+SHARDS_ASSIGNED: Final = "rushqueue_engine_shards_assigned"
+MEMBERS: Final = "rushqueue_engine_members"
 HOLDS_ROUTE: Final = "/api/v1/events/{id}/holds"
 STARTING_WITHIN: Final = 15.0
 
@@ -168,3 +171,27 @@ async def _scrape(session: aiohttp.ClientSession, url: str, within: float) -> st
                     return await response.text()
             except aiohttp.ClientConnectorError:
                 await asyncio.sleep(0.05)
+
+
+async def wait_for_even_spread(urls: list[str], shards: int, within: float = 60.0) -> None:
+    """Until the engines behind `urls` see each other and each owns exactly the shards the
+    membership assigns it. Engines started together first race for every lease, then hand the
+    extras over: a run measured before that would time handovers, not decisions."""
+    async with aiohttp.ClientSession() as session, asyncio.timeout(within):
+        while True:
+            gauges = [_engine_gauges(await _scrape(session, url, within)) for url in urls]
+            if sum(owned for owned, _, _ in gauges) == shards and all(
+                owned == assigned and members == len(urls) for owned, assigned, members in gauges
+            ):
+                return
+            # Not faster: each scrape renders every series, and the engine pays for it.
+            await asyncio.sleep(0.2)
+
+
+def _engine_gauges(text: str) -> tuple[float, float, float]:
+    """(shards owned, shards assigned, members seen) from one engine's exposition."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in (SHARDS_OWNED, SHARDS_ASSIGNED, MEMBERS):
+            found[family.name] = family.samples[0].value
+    return found.get(SHARDS_OWNED, 0.0), found.get(SHARDS_ASSIGNED, -1.0), found.get(MEMBERS, 0.0)

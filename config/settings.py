@@ -177,7 +177,7 @@ class LimitSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngineSettings:
-    shards: int = 4
+    shards: int = 64
     batch_size: int = 256
     hold_ttl_seconds: float = 600.0
     lease_ttl_ms: int = 3000
@@ -313,7 +313,7 @@ class _Reader:
             trusted_proxies=self._get("TRUSTED_PROXIES", (), _networks),
         )
         engine = EngineSettings(
-            shards=self._positive_int("ENGINE_SHARDS", 4),
+            shards=self._positive_int("ENGINE_SHARDS", 64),
             batch_size=self._positive_int("ENGINE_BATCH_SIZE", 256),
             hold_ttl_seconds=self._positive_float("HOLD_TTL_SECONDS", 600.0),
             lease_ttl_ms=self._get("ENGINE_LEASE_TTL_MS", 3000, _at_least(int, 500)),

@@ -1,7 +1,8 @@
 """Every Redis key and channel the engine uses, built in one place.
 
 Keys that belong to a shard carry the hash tag `{rq:N}`, so every multi-key script stays inside
-one Redis Cluster slot. Reply lists belong to a gateway, not a shard, and carry their own tag.
+one Redis Cluster slot. Reply lists belong to a gateway, not a shard, and carry their own tag;
+the engine processes' membership keys share the tag `{rq:engines}`.
 """
 
 from __future__ import annotations
@@ -93,3 +94,23 @@ class ShardKeys:
 
 def reply_list(client_id: str) -> str:
     return f"{PREFIX}:reply:{{{client_id}}}"
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipKeys:
+    """Which engine processes are alive: one slot of their own, so the heartbeat script that
+    reads and writes both keys stays inside it on a cluster."""
+
+    @property
+    def tag(self) -> str:
+        return f"{{{PREFIX}:engines}}"
+
+    @property
+    def members(self) -> str:
+        """Sorted set: member id -> the Redis server's milliseconds when its heartbeat lapses."""
+        return f"{self.tag}:members"
+
+    @property
+    def version(self) -> str:
+        """Counter raised whenever a member joins, leaves or lapses."""
+        return f"{self.tag}:version"

@@ -4,21 +4,26 @@ The lease is a Redis key set with NX and a TTL; taking it also increments the sh
 counter, and that number is the owner's token. Every write the actor makes checks the token, so
 an owner that was paused past its TTL and then wakes up cannot write after someone else took over
 even if it has not noticed yet. The owner also stops itself as soon as a renewal is late.
+
+An engine process renews all the leases it holds together (`LeaseRenewals`): one pipelined round
+trip every third of the TTL, however many shards it owns, rather than one per shard.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from engine.keys import ShardKeys
 from engine.scripts import Scripts
 from engine.shard_count import ShardCountMismatch
+from engine.waiting import wait_until_set
 
 log = logging.getLogger(__name__)
 
@@ -77,30 +82,31 @@ class ShardLease:
         self._valid_until = self._validity_from(sent_at)
         return True
 
+    @property
+    def renew_keys(self) -> list[str]:
+        return [self.keys.lease, self.keys.fence]
+
+    @property
+    def renew_args(self) -> list[str | int]:
+        return [self.owner, self.ttl_ms, self.token]
+
+    @property
+    def seconds_left(self) -> float:
+        return self._valid_until - time.monotonic()
+
     async def renew(self) -> None:
         sent_at = time.monotonic()
         renewed = await self._scripts.lease_renew(
-            keys=[self.keys.lease, self.keys.fence],
-            args=[self.owner, self.ttl_ms, self.token],
-            client=self._redis,
+            keys=self.renew_keys, args=self.renew_args, client=self._redis
         )
+        self.renewed(sent_at, bool(renewed))
+
+    def renewed(self, sent_at: float, renewed: bool) -> None:
+        """The answer to a renewal sent at `sent_at`; raise LeaseLost if it was refused."""
         if not renewed:
             self._valid_until = 0.0
             raise LeaseLost(f"shard {self.keys.shard}: lease taken over")
         self._valid_until = self._validity_from(sent_at)
-
-    async def keep_renewed(self) -> None:
-        """Renew every third of the TTL; raise LeaseLost as soon as the lease can't be trusted."""
-        interval = self.ttl_ms / 1000 / 3
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                async with asyncio.timeout(interval):
-                    await self.renew()
-            except (RedisError, OSError, TimeoutError) as exc:
-                log.warning("shard %d: lease renewal failed: %s", self.keys.shard, exc)
-            if not self.held:
-                raise LeaseLost(f"shard {self.keys.shard}: lease renewal is overdue")
 
     async def release(self) -> None:
         if self.token == 0:
@@ -112,3 +118,67 @@ class ShardLease:
             )
         except RedisError as exc:
             log.warning("shard %d: lease release failed (it will lapse): %s", self.keys.shard, exc)
+
+
+class LeaseRenewals:
+    """Renews every lease of this process in one pipelined round trip a third of the TTL apart.
+
+    `run` is the engine's; each owner's `keep` enrolls its lease and raises LeaseLost as soon as
+    the lease can't be trusted: refused, or not renewed in time (Redis away, or `run` stuck),
+    which it notices by the lease's own validity, not by waiting on `run`.
+    """
+
+    def __init__(self, redis: Redis, scripts: Scripts, *, ttl_ms: int) -> None:
+        self._redis = redis
+        self._script = scripts.lease_renew
+        self._interval = ttl_ms / 1000 / 3
+        self._leases: set[ShardLease] = set()
+        self._round = asyncio.Event()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            leases = list(self._leases)
+            if leases:
+                await self._renew(leases)
+            # Every watcher looks at its lease after each round, renewed or not.
+            done, self._round = self._round, asyncio.Event()
+            done.set()
+
+    async def _renew(self, leases: list[ShardLease]) -> None:
+        sent_at = time.monotonic()
+        try:
+            async with asyncio.timeout(self._interval):
+                answers = await self._send(leases)
+                if any(isinstance(answer, NoScriptError) for answer in answers):
+                    # Redis lost its script cache (a restart): load it and ask once more.
+                    await self._redis.script_load(self._script.script)
+                    answers = await self._send(leases)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("lease renewal of %d shards failed: %s", len(leases), exc)
+            return
+        for lease, answer in zip(leases, answers, strict=True):
+            if isinstance(answer, Exception):
+                log.warning("shard %d: lease renewal failed: %s", lease.keys.shard, answer)
+                continue
+            # A refused one raises in its watcher, after this round.
+            with contextlib.suppress(LeaseLost):
+                lease.renewed(sent_at, bool(answer))
+
+    async def _send(self, leases: list[ShardLease]) -> list[object]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for lease in leases:
+                pipe.evalsha(self._script.sha, 2, *lease.renew_keys, *lease.renew_args)
+            answers: list[object] = await pipe.execute(raise_on_error=False)
+        return answers
+
+    async def keep(self, lease: ShardLease) -> None:
+        """Keep `lease` renewed until cancelled; raise LeaseLost once it can't be trusted."""
+        self._leases.add(lease)
+        try:
+            while True:
+                await wait_until_set(self._round, max(lease.seconds_left, 0.0))
+                if not lease.held:
+                    raise LeaseLost(f"shard {lease.keys.shard}: lease lost or renewal overdue")
+        finally:
+            self._leases.discard(lease)

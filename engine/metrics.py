@@ -5,8 +5,8 @@ Every engine series carries `shard` (0..S-1); nothing carries an id. A shard's l
 are looked up once, when its `ShardMetrics` is made, because a turn decides hundreds of commands
 and `.labels()` costs a lock and a tuple build each call. The gauges that need a Redis read
 (queue depth, in-flight, journal length and the age of its oldest entry) are not touched by the
-turn at all: `keep_refreshed` reads them in one pipelined round trip a second while the shard is
-owned. A process started with METRICS_PORT=0 builds none of this and passes None instead.
+turn at all: `keep_refreshed` reads them for every owned shard in one pipelined round trip a
+second. A process started with METRICS_PORT=0 builds none of this and passes None instead.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from engine.keys import ShardKeys
@@ -66,6 +67,10 @@ class EngineMetrics:
     queue_waiting: Gauge
     queue_inside: Gauge
     queue_admissions: Counter
+    members: Gauge
+    shards_assigned: Gauge
+    shards_owned: Gauge
+    handovers: Counter
     _by_shard: dict[int, ShardMetrics] = field(default_factory=dict)
 
     @classmethod
@@ -165,6 +170,25 @@ class EngineMetrics:
             queue_admissions=counter(
                 "rushqueue_engine_queue_admissions", "Buyers admitted from waiting rooms."
             ),
+            members=Gauge(
+                "rushqueue_engine_members",
+                "Engine processes in this process's last view of the membership.",
+                registry=registry,
+            ),
+            shards_assigned=Gauge(
+                "rushqueue_engine_shards_assigned",
+                "Shards the assignment gives this process.",
+                registry=registry,
+            ),
+            shards_owned=Gauge(
+                "rushqueue_engine_shards_owned",
+                "Shards this process owns with a recovered actor (the sum of shard_owned).",
+                registry=registry,
+            ),
+            handovers=counter(
+                "rushqueue_engine_handovers",
+                "Times this process handed the shard over because it was assigned elsewhere.",
+            ),
         )
 
     def started(self, *, owner: str, shard_count: int) -> None:
@@ -173,6 +197,35 @@ class EngineMetrics:
         self.shards.set(shard_count)
         for shard in range(shard_count):
             self.shard(shard)
+
+    def membership(self, *, members: int, assigned: int) -> None:
+        self.members.set(members)
+        self.shards_assigned.set(assigned)
+
+    async def keep_refreshed(self, redis: Redis) -> None:
+        """Refresh the Redis-side gauges of every shard this process owns, all in one pipelined
+        round trip every GAUGE_REFRESH_SECONDS, until cancelled: a round trip per shard would
+        cost an engine of 64 shards more than its idle turns."""
+        while True:
+            owned = [
+                (shard, metrics) for shard, metrics in self._by_shard.items() if metrics.is_owned
+            ]
+            if owned:
+                try:
+                    async with redis.pipeline(transaction=False) as pipe:
+                        for shard, metrics in owned:
+                            metrics.queue_reads(pipe, ShardKeys(shard))
+                        answers = await pipe.execute()
+                except RedisError as exc:
+                    # Never the actors' problem: the gauges keep their last values, and each
+                    # actor notices a Redis outage itself.
+                    log.debug("metrics not refreshed: %s", exc)
+                else:
+                    for index, (_, metrics) in enumerate(owned):
+                        # A shard stood down while the reads were out keeps its zeros.
+                        if metrics.is_owned:
+                            metrics.set_from(*answers[4 * index : 4 * index + 4])
+            await asyncio.sleep(GAUGE_REFRESH_SECONDS)
 
     def shard(self, shard: int) -> ShardMetrics:
         metrics = self._by_shard.get(shard)
@@ -189,16 +242,20 @@ class ShardMetrics:
         "_batch_size",
         "_commands",
         "_decided",
+        "_decision_seconds",
         "_diverged",
         "_fenced",
         "_flush_seconds",
+        "_handovers",
         "_inflight",
+        "_is_owned",
         "_journal_length",
         "_journal_oldest_age",
         "_label",
         "_latency",
         "_losses",
         "_owned",
+        "_owned_count",
         "_queue_admissions",
         "_queue_depth",
         "_queue_inside",
@@ -217,10 +274,10 @@ class ShardMetrics:
             (command, None): metrics.commands.labels(label, command.value, OK)
             for command in CommandType
         }
-        self._latency = {
-            command: metrics.decision_seconds.labels(label, command.value)
-            for command in CommandType
-        }
+        # A histogram's child is 17 series; made at its command's first timed decision, so that
+        # an engine of 64 shards does not render 12,000 lines of zeros on every scrape.
+        self._decision_seconds = metrics.decision_seconds
+        self._latency: dict[CommandType, Histogram] = {}
         self._batch_size = metrics.batch_size.labels(label)
         self._queue_depth = metrics.queue_depth.labels(label)
         self._inflight = metrics.inflight.labels(label)
@@ -238,6 +295,9 @@ class ShardMetrics:
         self._queue_waiting = metrics.queue_waiting.labels(label)
         self._queue_inside = metrics.queue_inside.labels(label)
         self._queue_admissions = metrics.queue_admissions.labels(label)
+        self._handovers = metrics.handovers.labels(label)
+        self._owned_count = metrics.shards_owned
+        self._is_owned = False
 
     # -- the turn ---------------------------------------------------------------------------
 
@@ -253,7 +313,12 @@ class ShardMetrics:
             )
         counter.inc()
         if seconds is not None:
-            self._latency[command].observe(seconds)
+            latency = self._latency.get(command)
+            if latency is None:
+                latency = self._latency[command] = self._decision_seconds.labels(
+                    self._label, command.value
+                )
+            latency.observe(seconds)
 
     def turn_taken(self, commands: int) -> None:
         self._batch_size.observe(commands)
@@ -284,6 +349,12 @@ class ShardMetrics:
         self._recoveries.inc()
         self._recovery_seconds.observe(seconds)
         self._owned.set(1)
+        if not self._is_owned:
+            self._owned_count.inc()
+        self._is_owned = True
+
+    def handed_over(self) -> None:
+        self._handovers.inc()
 
     def lease_lost(self) -> None:
         self._losses.inc()
@@ -292,6 +363,9 @@ class ShardMetrics:
         """Not the owner any more: what this process says about the shard goes to 0."""
         self._owned.set(0)
         self._token.set(0)
+        if self._is_owned:
+            self._owned_count.dec()
+        self._is_owned = False
         for gauge in (
             self._queue_depth,
             self._inflight,
@@ -304,13 +378,18 @@ class ShardMetrics:
 
     # -- the Redis-side gauges --------------------------------------------------------------
 
-    async def refresh(self, redis: Redis, keys: ShardKeys) -> None:
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.llen(keys.commands)
-            pipe.llen(keys.inflight)
-            pipe.xlen(keys.journal)
-            pipe.xrange(keys.journal, "-", "+", count=1)
-            depth, inflight, length, oldest = await pipe.execute()
+    @property
+    def is_owned(self) -> bool:
+        return self._is_owned
+
+    def queue_reads(self, pipe: Pipeline, keys: ShardKeys) -> None:
+        """Add this shard's gauge reads to `pipe`: four answers, for `set_from`."""
+        pipe.llen(keys.commands)
+        pipe.llen(keys.inflight)
+        pipe.xlen(keys.journal)
+        pipe.xrange(keys.journal, "-", "+", count=1)
+
+    def set_from(self, depth: int, inflight: int, length: int, oldest: list[Any]) -> None:
         self._queue_depth.set(depth)
         self._inflight.set(inflight)
         self._journal_length.set(length)
@@ -320,18 +399,6 @@ class ShardMetrics:
             added_ms = int(oldest[0][0].split(b"-", 1)[0])
             age = max(time.time() - added_ms / 1000, 0.0)
         self._journal_oldest_age.set(age)
-
-    async def keep_refreshed(self, redis: Redis, keys: ShardKeys) -> None:
-        """Refresh the Redis-side gauges every GAUGE_REFRESH_SECONDS until cancelled (the shard's
-        owner runs this beside its actor and cancels it with the actor)."""
-        while True:
-            try:
-                await self.refresh(redis, keys)
-            except RedisError as exc:
-                # Never the actor's problem: the gauges keep their last values, and the actor
-                # notices a Redis outage itself.
-                log.debug("shard %s: metrics not refreshed: %s", self._label, exc)
-            await asyncio.sleep(GAUGE_REFRESH_SECONDS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,10 +1,14 @@
 """Owns shards: takes their leases, runs their actors, restarts a crashed one with back-off.
 
-One `ShardRunner` per shard keeps trying to take the shard's lease, so a second engine process
-takes over the shards of one that died as soon as their leases lapse. While it owns a shard it
-runs three tasks together: the actor, the lease renewal and the journal flusher (and, with
-metrics on, the refresher of the shard's Redis-side gauges). If any of them fails (a lost lease
-most of all) the others are cancelled at once.
+The engine processes share the shards: each announces itself (`engine.membership`) and every
+one computes the same map from the live members (`engine.assignment`). One `ShardRunner` per
+shard tries for the shard's lease only while the map gives the shard to this process; when the
+map moves it elsewhere the runner hands it over the clean way (intake stops, the batch in hand
+is applied, the journal is written through, the lease is released) and the new owner, which
+keeps trying while the lease is still held, takes it and recovers. A process that dies drops out
+of the membership, and its shards are taken as their leases lapse. While a runner owns a shard
+it runs three tasks together: the actor, the lease renewal and the journal flusher. If any of
+them fails (a lost lease most of all) the others are cancelled at once.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from redis.exceptions import RedisError
 
 from config import EngineSettings, WriteBehind
 from engine.actor import SeatActor
+from engine.assignment import assign, shards_of
 from engine.clock import Clock
 from engine.keys import ShardKeys
-from engine.lease import LeaseLost, ShardLease
+from engine.lease import LeaseLost, LeaseRenewals, ShardLease
+from engine.membership import Members, Membership
 from engine.metrics import EngineMetrics, ShardMetrics
 from engine.recovery import ShardRecovery
 from engine.scripts import Scripts
 from engine.shard_count import ShardCountMismatch
-from engine.waiting import cancel_and_wait, wait_until_set
+from engine.waiting import cancel_and_wait, wait_for_any, wait_until_set
 from engine.writebehind import JournalFlusher
 from persistence import Database, DatabaseUnavailable
 from persistence.seat_state import Fenced
@@ -34,6 +40,10 @@ log = logging.getLogger(__name__)
 
 _MAX_BACKOFF: Final = 5.0
 _DRAIN_ON_STOP_SECONDS: Final = 5.0
+# How often a shard assigned here, whose lease someone else still holds, tries for it: the old
+# owner releases it within a turn or two of the map changing, and the new one should not sit
+# out a third of the TTL before it notices.
+_TAKE_RETRY_SECONDS: Final = 0.1
 
 
 class ShardRunner:
@@ -47,9 +57,11 @@ class ShardRunner:
         settings: EngineSettings,
         clock: Clock,
         owner: str,
+        renewals: LeaseRenewals,
         metrics: ShardMetrics | None = None,
     ) -> None:
         self.keys = ShardKeys(shard)
+        self._renewals = renewals
         self._redis = redis
         self._db = db
         self._scripts = scripts
@@ -59,11 +71,28 @@ class ShardRunner:
         self._metrics = metrics
         self.owned = asyncio.Event()
         self.actor: SeatActor | None = None
+        # Set while the assignment gives this shard to this process, and its complement: the
+        # actor's stopping signal, set too when the process stops.
+        self.assigned = asyncio.Event()
+        self._unassigned = asyncio.Event()
+        self._unassigned.set()
+
+    def assign(self, mine: bool) -> None:
+        if mine:
+            self._unassigned.clear()
+            self.assigned.set()
+        else:
+            self.assigned.clear()
+            self._unassigned.set()
 
     async def run(self, stopping: asyncio.Event) -> None:
+        """Own the shard whenever it is assigned here, until `stopping` is set (the engine
+        unassigns every shard as it sets it, so an actor in hand stops the clean way)."""
         backoff = 0.1
-        retry_acquire = self._settings.lease_ttl_ms / 1000 / 3
         while not stopping.is_set():
+            if not self.assigned.is_set():
+                await wait_for_any((self.assigned, stopping))
+                continue
             lease = ShardLease(
                 self._redis,
                 self._scripts,
@@ -74,13 +103,21 @@ class ShardRunner:
             )
             try:
                 if not await lease.try_acquire():
-                    await wait_until_set(stopping, retry_acquire)
+                    # Held by the owner before the map changed (it lets go within a turn or
+                    # two) or by a process that died (its lease lapses within the TTL).
+                    await wait_for_any((self._unassigned,), _TAKE_RETRY_SECONDS)
                     continue
                 log.info("shard %d: lease taken (token %d)", self.keys.shard, lease.token)
                 if self._metrics is not None:
                     self._metrics.lease_taken(lease.token)
-                await self._own(lease, stopping)
+                await self._own(lease, self._unassigned)
                 backoff = 0.1
+                if stopping.is_set():
+                    log.info("shard %d: released (engine stopping)", self.keys.shard)
+                else:
+                    log.info("shard %d: handed over (assigned elsewhere)", self.keys.shard)
+                    if self._metrics is not None:
+                        self._metrics.handed_over()
             except* ShardCountMismatch:
                 # Not a crash to retry: running on would let two actors sell one seat.
                 raise
@@ -140,14 +177,8 @@ class ShardRunner:
         )
         self.actor = actor
         async with asyncio.TaskGroup() as group:
-            renewal = group.create_task(lease.keep_renewed(), name=f"lease-{self.keys.shard}")
+            renewal = group.create_task(self._renewals.keep(lease), name=f"lease-{self.keys.shard}")
             flushing = group.create_task(flusher.run(), name=f"flush-{self.keys.shard}")
-            gauges = None
-            if self._metrics is not None:
-                gauges = group.create_task(
-                    self._metrics.keep_refreshed(self._redis, self.keys),
-                    name=f"metrics-{self.keys.shard}",
-                )
             await actor.run(stopping)
             # Stopping cleanly: intake has stopped and the batch in hand is applied; write the
             # journal through while the lease is still ours, then let the lease go.
@@ -158,13 +189,11 @@ class ShardRunner:
             except (DatabaseUnavailable, Fenced, RedisError, TimeoutError) as exc:
                 # Whatever is left stays in the journal for the next owner.
                 log.warning("shard %d: journal not fully flushed on stop: %s", self.keys.shard, exc)
-            if gauges is not None:
-                await cancel_and_wait(gauges)
             await cancel_and_wait(renewal)
 
 
 class Engine:
-    """Every shard of the engine in one process."""
+    """This process's share of the shards: a runner for every shard, following the membership."""
 
     def __init__(
         self,
@@ -176,9 +205,16 @@ class Engine:
         metrics: EngineMetrics | None = None,
     ) -> None:
         scripts = Scripts.register(redis)
-        owner = ShardLease.new_owner_id()
+        self.owner = ShardLease.new_owner_id()
+        self._shard_count = settings.shards
+        self._redis = redis
+        self._metrics = metrics
         if metrics is not None:
-            metrics.started(owner=owner, shard_count=settings.shards)
+            metrics.started(owner=self.owner, shard_count=settings.shards)
+        self.membership = Membership(
+            redis, scripts, member=self.owner, ttl_ms=settings.lease_ttl_ms
+        )
+        self._renewals = LeaseRenewals(redis, scripts, ttl_ms=settings.lease_ttl_ms)
         self.runners = [
             ShardRunner(
                 shard,
@@ -187,16 +223,21 @@ class Engine:
                 scripts=scripts,
                 settings=settings,
                 clock=clock,
-                owner=owner,
+                owner=self.owner,
+                renewals=self._renewals,
                 metrics=None if metrics is None else metrics.shard(shard),
             )
             for shard in range(settings.shards)
         ]
+        self._halted = False
+        self._viewed = asyncio.Event()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        """Run every shard until `stopping` is set. A shard-count mismatch found by one runner
-        stops all of them the clean way (their batches applied, journals flushed, leases let
-        go), not by cancellation, which a blocking read can absorb; then it is raised."""
+        """Run this process's shards until `stopping` is set: then leave the membership first,
+        so the others start taking the shards, and hand every shard over the clean way (batch
+        applied, journal flushed, lease let go). A shard-count mismatch found by one runner
+        stops all of them the same way, not by cancellation, which a blocking read can absorb;
+        then it is raised."""
         halt = asyncio.Event()
         mismatches: list[ShardCountMismatch] = []
 
@@ -205,25 +246,70 @@ class Engine:
                 await runner.run(halt)
             except* ShardCountMismatch as group:
                 mismatches.extend(_leaves(group))
-                halt.set()
+                self._halt(halt)
 
-        async def relay_stop() -> None:
-            await stopping.wait()
-            halt.set()
-
-        relay = asyncio.create_task(relay_stop(), name="engine-stop")
+        # The renewals outlive every runner: a runner that is handing over still needs its lease.
+        renewing = asyncio.create_task(self._renewals.run(), name="engine-lease-renewals")
         try:
             async with asyncio.TaskGroup() as group:
                 for runner in self.runners:
                     group.create_task(run_shard(runner), name=f"shard-{runner.keys.shard}")
+                following = group.create_task(
+                    self.membership.follow(self._reassign), name="engine-membership"
+                )
+                gauges = None
+                if self._metrics is not None:
+                    gauges = group.create_task(
+                        self._metrics.keep_refreshed(self._redis), name="engine-gauges"
+                    )
+                await wait_for_any((stopping, halt))
+                await cancel_and_wait(following)
+                if gauges is not None:
+                    await cancel_and_wait(gauges)
+                await self.membership.leave()
+                self._halt(halt)
         finally:
-            await cancel_and_wait(relay)
+            await cancel_and_wait(renewing)
         if mismatches:
             raise mismatches[0]
 
+    def _halt(self, halt: asyncio.Event) -> None:
+        self._halted = True
+        halt.set()
+        for runner in self.runners:
+            runner.assign(False)
+
+    def _reassign(self, members: Members) -> None:
+        if self._halted:
+            return
+        mine = shards_of(assign(self._shard_count, members), self.owner)
+        for runner in self.runners:
+            runner.assign(runner.keys.shard in mine)
+        log.info(
+            "engine: %d members; %d of %d shards assigned here",
+            len(members),
+            len(mine),
+            self._shard_count,
+        )
+        if self._metrics is not None:
+            self._metrics.membership(members=len(members), assigned=len(mine))
+        self._viewed.set()
+
+    def owned_shards(self) -> frozenset[int]:
+        return frozenset(runner.keys.shard for runner in self.runners if runner.owned.is_set())
+
+    def assigned_shards(self) -> frozenset[int]:
+        return frozenset(runner.keys.shard for runner in self.runners if runner.assigned.is_set())
+
     async def wait_owned(self) -> None:
-        """Until every shard has an actor that finished recovery (tests and start-up logs)."""
-        await asyncio.gather(*(runner.owned.wait() for runner in self.runners))
+        """Until every shard assigned here has an actor that finished recovery, under an
+        assignment that did not change meanwhile (tests and start-up logs)."""
+        await self._viewed.wait()
+        while True:
+            assigned = [runner for runner in self.runners if runner.assigned.is_set()]
+            await asyncio.gather(*(runner.owned.wait() for runner in assigned))
+            if assigned == [runner for runner in self.runners if runner.assigned.is_set()]:
+                return
 
 
 def _leaves(group: BaseExceptionGroup[ShardCountMismatch]) -> list[ShardCountMismatch]:

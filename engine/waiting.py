@@ -8,6 +8,7 @@ every bounded wait in this code base goes through it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -32,3 +33,15 @@ async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
         await asyncio.wait({task}, timeout=0.1)
     if not task.cancelled() and task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
+
+
+async def wait_for_any(events: Iterable[asyncio.Event], seconds: float | None = None) -> None:
+    """Wait until one of `events` is set, or at most `seconds` (None: no bound)."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        # Each only waits on an event, so it ends at the cancel; reaped so none is left behind.
+        await asyncio.wait(waiters)

@@ -22,6 +22,8 @@ class Scripts:
     lease_renew: AsyncScript
     lease_release: AsyncScript
     shard_count_change: AsyncScript
+    members_heartbeat: AsyncScript
+    members_leave: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:
@@ -36,6 +38,8 @@ class Scripts:
                     "lease_renew",
                     "lease_release",
                     "shard_count_change",
+                    "members_heartbeat",
+                    "members_leave",
                 )
             }
         )

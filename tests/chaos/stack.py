@@ -25,6 +25,9 @@ from devstack.servers import LOOPBACK, free_port
 Role = Literal["engine", "sweeper", "web", "flusher"]
 JWT_SECRET: Final = "chaos-suite-jwt-secret-0123456789abcdef"
 _TAKEN: Final = re.compile(r"shard (\d+): lease taken \(token (\d+)\)")
+# What an engine logs as a shard comes and goes: taken, or let go (handed over, released on
+# stop, or stood down).
+_OWNERSHIP: Final = re.compile(r"shard (\d+): (lease taken|handed over|released|.*standing down)")
 
 
 def scale() -> int:
@@ -95,6 +98,16 @@ class Stack:
     def tokens_taken(self, name: str) -> dict[int, int]:
         """Shard → the last fencing token this engine logged taking."""
         return {int(s): int(t) for s, t in _TAKEN.findall(self.log(name))}
+
+    def shards_held(self, name: str) -> set[int]:
+        """The shards this engine last logged taking and has not logged letting go since."""
+        held: set[int] = set()
+        for shard, what in _OWNERSHIP.findall(self.log(name)):
+            if what == "lease taken":
+                held.add(int(shard))
+            else:
+                held.discard(int(shard))
+        return held
 
     def terminate_all(self, within: float = 10.0) -> dict[str, tuple[int, float]]:
         """SIGTERM every running child at once; each one's exit code and how long it took

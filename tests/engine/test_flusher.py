@@ -158,6 +158,11 @@ async def test_a_flush_read_before_a_takeover_is_fenced_and_the_new_owner_writes
     successor = RunningEngine(settings, db)
     await successor.start()
     try:
+        # The dead engine stays a member, with its share of the shards, until its heartbeat
+        # lapses; then this shard is assigned to the successor, which takes it over.
+        assert successor.engine is not None
+        async with asyncio.timeout(15):
+            await successor.engine.runners[keys.shard].owned.wait()
         new_token, last_applied = await fence_row(db, keys.shard)
         assert new_token == old_token + 1
         # The successor's recovery wrote the entry; the stale flush writes nothing.

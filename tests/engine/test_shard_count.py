@@ -3,9 +3,13 @@ a quiet deployment has it changed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from redis.asyncio import Redis
 
+from config import EngineSettings, Settings
+from engine.client import EngineClient
 from engine.keys import ShardKeys
 from engine.shard_count import (
     ShardCountChangeRefused,
@@ -13,6 +17,9 @@ from engine.shard_count import (
     change_shard_count,
     claim_shard_count,
 )
+from persistence import Database
+from tests.helpers.catalog import MakeEvent
+from tests.helpers.engine import Buyers, RunningEngine, ask_hold, journals_drained
 
 
 async def stored_counts(redis: Redis, shards: int) -> list[object]:
@@ -69,3 +76,39 @@ async def test_a_quiet_deployment_changes_its_count_and_old_processes_are_refuse
     assert await change_shard_count(redis, 8) == 2
     assert await stored_counts(redis, 8) == [b"8"] * 8
     assert await change_shard_count(redis, 8) == 8
+
+
+async def test_a_stack_from_the_four_shard_days_moves_to_the_default_and_keeps_its_holds(
+    make_settings: Callable[..., Settings],
+    db: Database,
+    redis: Redis,
+    make_event: MakeEvent,
+    buyers: Buyers,
+) -> None:
+    """What `make run` does on a `.data/` left by a 4-shard run: `devstack.run` calls
+    `change_shard_count` with the new default, and the new owners rebuild from MariaDB."""
+    old = make_settings(ENGINE_SHARDS="4")
+    new = make_settings(ENGINE_SHARDS=str(EngineSettings().shards))
+    event = await make_event(seats=4)
+    alice, bob = await buyers(2)
+    before = RunningEngine(old, db)
+    await before.start()
+    async with EngineClient(redis, old.engine) as client:
+        held = (await ask_hold(client, event.event_id, alice, event.seat_ids[:2])).hold
+    assert held is not None
+    await journals_drained(redis, old)
+    await before.stop()
+
+    assert await change_shard_count(redis, new.engine.shards) == 4
+
+    after = RunningEngine(new, db)
+    await after.start()
+    try:
+        assert held.id in after.actor_state(event.event_id).holds
+        async with EngineClient(redis, new.engine) as client:
+            taken = await ask_hold(client, event.event_id, bob, event.seat_ids[1:3])
+            free = await ask_hold(client, event.event_id, bob, event.seat_ids[2:])
+        assert taken.rejection is not None, "a seat of the recovered hold stays taken"
+        assert free.hold is not None
+    finally:
+        await after.stop()
