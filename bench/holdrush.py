@@ -589,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--web",
         type=int,
-        help="gateway processes (default: make run's, WEB_PROCESSES or one per core)",
+        help="gateway processes (default: make run's, WEB_PROCESSES or one per two cores)",
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))

@@ -62,9 +62,10 @@ def test_children_get_the_private_servers_on_loopback_and_the_venv_python_first(
     assert (settings.http.host, settings.http.port) == ("127.0.0.1", 8080)
 
 
-def test_make_run_starts_one_gateway_per_core_unless_told() -> None:
+def test_make_run_starts_one_gateway_per_two_cores_unless_told() -> None:
     assert default_web_processes(1) == 1
-    assert default_web_processes(4) == 4
+    assert default_web_processes(2) == 1
+    assert default_web_processes(8) == 4
     assert process_counts({"WEB_PROCESSES": "3"}) == {"web": 3}
     assert process_counts({})["web"] >= 1
 
