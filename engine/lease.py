@@ -13,10 +13,10 @@ import logging
 import time
 import uuid
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from engine.keys import ShardKeys
+from engine.redis_client import RedisClient
 from engine.scripts import Scripts
 from engine.shard_count import ShardCountMismatch
 
@@ -30,7 +30,7 @@ class LeaseLost(RuntimeError):
 class ShardLease:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         scripts: Scripts,
         keys: ShardKeys,
         *,

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from engine.keys import ShardKeys
 from engine.protocol import CommandType, RejectCode
+from engine.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class EngineMetrics:
     recovery_seconds: Histogram
     fenced_turns: Counter
     diverged_turns: Counter
+    unreplicated_turns: Counter
     queue_waiting: Gauge
     queue_inside: Gauge
     queue_admissions: Counter
@@ -153,6 +154,11 @@ class EngineMetrics:
                 "rushqueue_engine_diverged_turns",
                 "Turns refused because Redis seat locks disagreed with the actor's memory.",
             ),
+            unreplicated_turns=counter(
+                "rushqueue_engine_unreplicated_turns",
+                "Turns left unanswered because WAIT counted fewer replicas than "
+                "REDIS_MIN_REPLICAS.",
+            ),
             queue_waiting=gauge(
                 "rushqueue_engine_queue_waiting",
                 "Buyers waiting in the shard's waiting rooms (pre-queue included).",
@@ -205,6 +211,7 @@ class ShardMetrics:
         "_recoveries",
         "_recovery_seconds",
         "_token",
+        "_unreplicated",
     )
 
     def __init__(self, metrics: EngineMetrics, shard: int) -> None:
@@ -234,6 +241,7 @@ class ShardMetrics:
         self._recovery_seconds = metrics.recovery_seconds.labels(label)
         self._fenced = metrics.fenced_turns.labels(label)
         self._diverged = metrics.diverged_turns.labels(label)
+        self._unreplicated = metrics.unreplicated_turns.labels(label)
         self._queue_waiting = metrics.queue_waiting.labels(label)
         self._queue_inside = metrics.queue_inside.labels(label)
         self._queue_admissions = metrics.queue_admissions.labels(label)
@@ -270,6 +278,9 @@ class ShardMetrics:
     def diverged(self) -> None:
         self._diverged.inc()
 
+    def unreplicated(self) -> None:
+        self._unreplicated.inc()
+
     def flushed(self, seconds: float) -> None:
         self._flush_seconds.observe(seconds)
 
@@ -303,7 +314,7 @@ class ShardMetrics:
 
     # -- the Redis-side gauges --------------------------------------------------------------
 
-    async def refresh(self, redis: Redis, keys: ShardKeys) -> None:
+    async def refresh(self, redis: RedisClient, keys: ShardKeys) -> None:
         async with redis.pipeline(transaction=False) as pipe:
             pipe.llen(keys.commands)
             pipe.llen(keys.inflight)
@@ -320,7 +331,7 @@ class ShardMetrics:
             age = max(time.time() - added_ms / 1000, 0.0)
         self._journal_oldest_age.set(age)
 
-    async def keep_refreshed(self, redis: Redis, keys: ShardKeys) -> None:
+    async def keep_refreshed(self, redis: RedisClient, keys: ShardKeys) -> None:
         """Refresh the Redis-side gauges every GAUGE_REFRESH_SECONDS until cancelled (the shard's
         owner runs this beside its actor and cancels it with the actor)."""
         while True:

@@ -13,7 +13,6 @@ import asyncio
 import logging
 from typing import Final
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from config import EngineSettings
@@ -23,6 +22,7 @@ from engine.keys import ShardKeys
 from engine.lease import LeaseLost, ShardLease
 from engine.metrics import EngineMetrics, ShardMetrics
 from engine.recovery import ShardRecovery
+from engine.redis_client import RedisClient
 from engine.scripts import Scripts
 from engine.shard_count import ShardCountMismatch
 from engine.waiting import cancel_and_wait, wait_until_set
@@ -41,7 +41,7 @@ class ShardRunner:
         self,
         shard: int,
         *,
-        redis: Redis,
+        redis: RedisClient,
         db: Database,
         scripts: Scripts,
         settings: EngineSettings,
@@ -162,7 +162,7 @@ class Engine:
     def __init__(
         self,
         *,
-        redis: Redis,
+        redis: RedisClient,
         db: Database,
         settings: EngineSettings,
         clock: Clock,

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from typing import Final
 
 import orjson
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from domain.statuses import HoldStatus, SeatStatus
 from engine.effects import JournalEntry
 from engine.keys import ShardKeys
 from engine.metrics import ShardMetrics
+from engine.redis_client import RedisClient
 from engine.waiting import wait_until_set
 from persistence import Database, DatabaseUnavailable
 from persistence.seat_state import HoldRow, JournalBatch, SeatRow, apply_journal
@@ -68,7 +68,7 @@ def parse_entry(entry_id: str, raw: bytes) -> JournalBatch:
 class JournalFlusher:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         db: Database,
         keys: ShardKeys,
         *,

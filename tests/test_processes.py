@@ -18,13 +18,13 @@ from aiohttp import WSCloseCode, WSMsgType
 
 from devstack.servers import LOOPBACK, free_port
 from engine.keys import ShardKeys
+from tests.helpers.redis_modes import ON_BOTH_REDIS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from redis.asyncio import Redis
-
-    from devstack.servers import MariaDBServer, RedisServer
+    from devstack.servers import MariaDBServer
+    from engine.redis_client import RedisClient
     from persistence import Database
     from tests.helpers.catalog import MakeEvent
 
@@ -103,13 +103,13 @@ class Child:
 
 @pytest.fixture
 def env(
-    redis_server: RedisServer, mariadb_server: MariaDBServer, redis: Redis, db: Database
+    redis_url: str, mariadb_server: MariaDBServer, redis: RedisClient, db: Database
 ) -> dict[str, str]:
     """The test servers' settings, over a clean Redis and clean tables."""
     return {
         **os.environ,
         "RUSHQUEUE_ENV": "test",
-        "REDIS_URL": redis_server.url,
+        "REDIS_URL": redis_url,
         "DATABASE_URL": mariadb_server.url,
         "ARGON2_PROFILE": "cheapest",
         "ENGINE_SHARDS": str(SHARDS),
@@ -138,6 +138,7 @@ async def wait_until_healthy(child: Child, port: int) -> None:
             await asyncio.sleep(0.05)
 
 
+@ON_BOTH_REDIS
 async def test_the_gateway_stops_cleanly_on_sigterm(env: dict[str, str]) -> None:
     port = free_port()
     child = await Child.start({**env, "HTTP_PORT": str(port)}, "gateway", "serve")
@@ -194,8 +195,9 @@ async def test_the_sweeper_stops_cleanly_on_sigterm(env: dict[str, str]) -> None
         await child.close()
 
 
+@ON_BOTH_REDIS
 async def test_the_engine_stops_cleanly_on_sigterm_and_gives_up_its_leases(
-    env: dict[str, str], redis: Redis
+    env: dict[str, str], redis: RedisClient
 ) -> None:
     child = await Child.start(env, "engine", "run")
     try:
@@ -268,7 +270,7 @@ async def _run_to_exit(env: Mapping[str, str], *args: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("args", [("gateway", "serve"), ("engine", "run"), ("engine", "sweep")])
 async def test_a_process_refuses_to_start_under_another_shard_count(
-    env: dict[str, str], redis: Redis, args: tuple[str, ...]
+    env: dict[str, str], redis: RedisClient, args: tuple[str, ...]
 ) -> None:
     # The deployment runs four shards; this process was started with two, so it would send an
     # event's commands to (or run) another actor than the rest of the deployment does.
@@ -290,7 +292,7 @@ async def test_a_process_refuses_to_start_under_another_shard_count(
 
 
 async def test_set_shard_count_waits_for_a_quiet_deployment_then_changes_it(
-    env: dict[str, str], redis: Redis
+    env: dict[str, str], redis: RedisClient
 ) -> None:
     for shard in range(SHARDS):
         await redis.set(ShardKeys(shard).shard_count, SHARDS)

@@ -4,9 +4,9 @@ a quiet deployment has it changed."""
 from __future__ import annotations
 
 import pytest
-from redis.asyncio import Redis
 
 from engine.keys import ShardKeys
+from engine.redis_client import RedisClient
 from engine.shard_count import (
     ShardCountChangeRefused,
     ShardCountMismatch,
@@ -15,12 +15,12 @@ from engine.shard_count import (
 )
 
 
-async def stored_counts(redis: Redis, shards: int) -> list[object]:
+async def stored_counts(redis: RedisClient, shards: int) -> list[object]:
     return [await redis.get(ShardKeys(shard).shard_count) for shard in range(shards)]
 
 
 async def test_the_first_process_stores_its_count_and_every_other_must_agree(
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     await claim_shard_count(redis, 2)
     await claim_shard_count(redis, 2)
@@ -37,7 +37,7 @@ async def test_the_first_process_stores_its_count_and_every_other_must_agree(
 
 @pytest.mark.parametrize("busy", ["lease", "commands", "inflight", "journal"])
 async def test_the_count_is_not_changed_while_a_shard_is_owned_or_has_work(
-    redis: Redis, busy: str
+    redis: RedisClient, busy: str
 ) -> None:
     await claim_shard_count(redis, 2)
     keys = ShardKeys(1)
@@ -55,7 +55,7 @@ async def test_the_count_is_not_changed_while_a_shard_is_owned_or_has_work(
 
 
 async def test_a_quiet_deployment_changes_its_count_and_old_processes_are_refused(
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     await claim_shard_count(redis, 4)
 
