@@ -43,7 +43,6 @@ from typing import Any, Final, TypeVar
 import aiohttp
 import orjson
 import uvloop
-from redis.asyncio import Redis
 
 from bench import wrkrun
 from bench.buyers import BEST_DEMAND, BEST_SHARE
@@ -72,7 +71,7 @@ from devstack.run import (
 )
 from devstack.servers import LOOPBACK, MariaDBServer, RedisServer, free_port
 from domain.statuses import Role
-from engine.redis_client import connect_redis
+from engine.redis_client import RedisClient, connect_redis
 from gateway.auth.tokens import TokenCodec
 from persistence import Database
 from persistence.migrate import migrate
@@ -124,7 +123,7 @@ class HoldRushConfig:
 class Stack:
     base_url: str
     db: Database
-    redis: Redis
+    redis: RedisClient
     settings: Settings
     pids: dict[str, int]
     metrics: dict[str, list[str]]

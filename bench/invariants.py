@@ -19,11 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from redis.asyncio import Redis
-
 from bench.shoppers import Grant
 from config import EngineSettings
 from domain.statuses import HoldStatus, PaymentStatus, SeatStatus
+from engine.redis_client import RedisClient
 from engine.snapshot import read_snapshot
 from persistence import Database
 from persistence.seat_state import to_ms
@@ -76,7 +75,7 @@ class Stored:
 
 async def check(
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     settings: EngineSettings,
     event_id: int,
     grants: list[Grant],

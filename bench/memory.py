@@ -47,7 +47,7 @@ async def measure(seats: int) -> float:
 
 async def _recovered(redis_url: str, seats: int) -> None:
     """Until the live status maps hold every seat: recovery has loaded them all."""
-    redis = connect_redis(RedisSettings(url=redis_url))
+    redis = connect_redis(RedisSettings.from_url(redis_url))
     try:
         async with asyncio.timeout(120):
             while True:

@@ -10,8 +10,7 @@ import os
 from pathlib import Path
 from typing import Final, TypedDict
 
-from redis.asyncio import Redis
-
+from engine.redis_client import RedisClient
 from persistence import Database
 
 CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
@@ -39,7 +38,7 @@ def peak_rss_mib(pid: int) -> float:
     raise LookupError(f"/proc/{pid}/status has no VmHWM")
 
 
-async def server_pids(redis: Redis, db: Database) -> dict[str, int]:
+async def server_pids(redis: RedisClient, db: Database) -> dict[str, int]:
     """The pids of redis-server and mariadbd, as the servers themselves report them."""
     info = await redis.info("server")
     async with db.transaction() as conn:

@@ -34,7 +34,6 @@ from typing import Any, Final, TypeVar
 
 import aiohttp
 import uvloop
-from redis.asyncio import Redis
 
 from bench.buyers import SeatMap
 from bench.invariants import InvariantBroken, check
@@ -68,7 +67,7 @@ from config.settings import LimitSettings
 from devstack.run import process_counts
 from devstack.servers import LOOPBACK, free_port
 from domain.statuses import Role, SeatStatus
-from engine.redis_client import connect_redis
+from engine.redis_client import RedisClient, connect_redis
 from gateway.auth.tokens import TokenCodec
 from persistence import Database
 from persistence.migrate import migrate
@@ -105,7 +104,7 @@ class Stack:
     base_url: str
     settings: Settings
     db: Database
-    redis: Redis
+    redis: RedisClient
     event: SeededEvent
 
 

@@ -281,7 +281,7 @@ async def wait_for_owners(redis_url: str, shards: int, within: float = 30.0) -> 
     from config import RedisSettings
     from engine.redis_client import connect_redis
 
-    redis = connect_redis(RedisSettings(url=redis_url))
+    redis = connect_redis(RedisSettings.from_url(redis_url))
     try:
         async with asyncio.timeout(within):
             while True:

@@ -39,7 +39,6 @@ from typing import Any, Final
 
 import aiohttp
 import orjson
-from redis.asyncio import Redis
 
 from bench.buyers import SeatMap
 from bench.invariants import InvariantBroken, check
@@ -67,7 +66,7 @@ from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import ConfigureQueueRequest, new_command_id
 from engine.queue_view import read_room
-from engine.redis_client import connect_redis
+from engine.redis_client import RedisClient, connect_redis
 from persistence import Database
 from persistence.migrate import migrate
 from persistence.waiting_rooms import save_waiting_room
@@ -224,7 +223,7 @@ async def _rush(
     config: RoomConfig,
     settings: Settings,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     event_id: int,
     seat_ids: tuple[int, ...],
     user_ids: tuple[int, ...],
@@ -337,7 +336,7 @@ async def _receive(pipe: Connection, kind: str) -> Any:
 
 async def _until_done(
     settings: Settings,
-    redis: Redis,
+    redis: RedisClient,
     event_id: int,
     pipes: Sequence[Connection],
     live: LiveMap,
@@ -386,7 +385,9 @@ async def _settled(live: LiveMap, settings: Settings, config: RoomConfig) -> boo
     return True
 
 
-async def _places(redis: Redis, settings: Settings, event_id: int) -> dict[int, dict[str, Any]]:
+async def _places(
+    redis: RedisClient, settings: Settings, event_id: int
+) -> dict[int, dict[str, Any]]:
     key = ShardKeys(shard_of(event_id, settings.engine.shards)).queue_places(event_id)
     raw: dict[bytes | str, bytes | str] = await redis.hgetall(key)
     return {int(user): orjson.loads(record) for user, record in raw.items()}

@@ -10,10 +10,9 @@ import asyncio
 import time
 from typing import Final
 
-from redis.asyncio import Redis
-
 from bench.shoppers import Grant
 from engine.keys import ShardKeys
+from engine.redis_client import RedisClient
 from persistence import Database
 
 POLL_S: Final = 0.05
@@ -71,7 +70,7 @@ class LagSampler:
             self.lags_s.append(asked - self._pending.pop(row["id"]))
 
 
-async def wait_drained(redis: Redis, shards: int, within: float = 60.0) -> float:
+async def wait_drained(redis: RedisClient, shards: int, within: float = 60.0) -> float:
     """Seconds until every shard's journal stream is empty (the flushers have committed and
     deleted every entry)."""
     started = time.perf_counter()

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit
 
 T = TypeVar("T")
@@ -62,13 +62,58 @@ class LogFormat(enum.StrEnum):
     JSON = "json"  # one object per line, for log shippers
 
 
+class RedisMode(enum.StrEnum):
+    SINGLE = "single"  # redis://, rediss://, unix://: one server
+    CLUSTER = "cluster"  # redis+cluster://: a Redis Cluster, reached through its seed nodes
+
+
+CLUSTER_SCHEME: Final = "redis+cluster"
+
+
+@dataclass(frozen=True, slots=True)
+class RedisNode:
+    host: str
+    port: int
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RedisSettings:
     url: str
+    mode: RedisMode = RedisMode.SINGLE
+    # Cluster mode only: the nodes asked for the cluster's slot map at start-up. Any one that
+    # answers is enough; the client then learns every node from it.
+    seed_nodes: tuple[RedisNode, ...] = ()
+    username: str | None = None
+    password: str | None = None
     # Blocking reads (BLMOVE, BLPOP) must time out well inside the socket timeout, or redis-py
     # reports a healthy idle wait as a dead connection.
     socket_timeout: float = 10.0
     max_connections: int = 64
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisSettings:
+        """Settings for `url`: `redis://host:port/db` (also rediss://, unix://) for one server,
+        `redis+cluster://[user:password@]host:port[,host:port...]` for a cluster."""
+        scheme, sep, rest = url.partition("://")
+        if scheme in ("redis", "rediss", "unix") and sep:
+            return cls(url=url, **options)
+        if scheme != CLUSTER_SCHEME or not sep:
+            raise ValueError(
+                "expected redis://host:port/db, or redis+cluster://host:port[,host:port...]"
+            )
+        userinfo, at, location = rest.rpartition("@")
+        nodes_text, slash, db = location.partition("/")
+        if slash and db not in ("", "0"):
+            raise ValueError("a cluster has only database 0")
+        username, colon, password = userinfo.partition(":")
+        return cls(
+            url=url,
+            mode=RedisMode.CLUSTER,
+            seed_nodes=tuple(_cluster_node(text) for text in nodes_text.split(",")),
+            username=unquote(username) if at and username else None,
+            password=unquote(password) if at and colon else None,
+            **options,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,6 +235,11 @@ class EngineSettings:
     # With the flusher process: an entry it has left this long is written by the engine itself,
     # so a dead flusher process never lets MariaDB fall behind by more.
     write_behind_backup_ms: int = 1000
+    # Replicas of the shard's Redis master that must hold a turn's writes before its replies go
+    # out (`WAIT`, once per turn, engine.queue); 0 sends no WAIT. A turn whose WAIT counts
+    # fewer within `replica_wait_ms` answers nobody and ends its actor (engine.actor).
+    min_replicas: int = 0
+    replica_wait_ms: int = 1000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -261,7 +311,9 @@ class _Reader:
         if len(jwt_secret) < _JWT_SECRET_MIN_LENGTH:
             raise SettingsError("JWT_SECRET is invalid: use at least 32 characters")
         stripe_key = self._get("STRIPE_SECRET_KEY", None, _nonempty)
-        redis_url = self._get("REDIS_URL", "redis://127.0.0.1:6379/0", _redis_url)
+        redis = self._get(
+            "REDIS_URL", RedisSettings.from_url("redis://127.0.0.1:6379/0"), RedisSettings.from_url
+        )
         db_pool_max = self._positive_int("DATABASE_POOL_MAX", 10)
         database = self._get(
             "DATABASE_URL",
@@ -329,6 +381,8 @@ class _Reader:
             write_behind_backup_ms=self._get(
                 "WRITE_BEHIND_BACKUP_MS", 1000, _at_least(int, _MIN_WRITE_BEHIND_BACKUP_MS)
             ),
+            min_replicas=self._get("REDIS_MIN_REPLICAS", 0, _at_least(int, 0)),
+            replica_wait_ms=self._positive_int("REDIS_REPLICA_WAIT_MS", 1000),
         )
         stripe = StripeSettings(
             secret_key=stripe_key,
@@ -342,8 +396,8 @@ class _Reader:
         )
         settings = Settings(
             environment=environment,
-            redis=RedisSettings(
-                url=redis_url,
+            redis=replace(
+                redis,
                 max_connections=self._positive_int("REDIS_MAX_CONNECTIONS", 64),
             ),
             database=database,
@@ -445,10 +499,12 @@ def _nonempty(raw: str) -> str:
     return raw
 
 
-def _redis_url(raw: str) -> str:
-    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
-        raise ValueError("expected redis://host:port/db")
-    return raw
+def _cluster_node(text: str) -> RedisNode:
+    host, colon, port = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:7000
+    if not colon or not host or not port.isdigit():
+        raise ValueError(f"{text!r} is not host:port")
+    return RedisNode(host, _port(port))
 
 
 def _http_url(raw: str) -> str:

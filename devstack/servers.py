@@ -12,7 +12,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Self
@@ -112,7 +112,14 @@ class RedisServer:
     """A `redis-server` with AOF on, so a restart keeps every acknowledged write (`durable`: on
     disk before the answer; otherwise in the AOF, flushed to disk when the OS chooses)."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, *, durable: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        durable: bool = True,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -138,6 +145,7 @@ class RedisServer:
                 "no",
                 "--protected-mode",
                 "yes",
+                *extra_args,
             ],
             data_dir / "redis.log",
         )
@@ -164,6 +172,163 @@ class RedisServer:
 
     def resume(self) -> None:
         self._child.send(signal.SIGCONT)
+
+    @property
+    def running(self) -> bool:
+        return self._child.process is not None and self._child.process.poll() is None
+
+    def cli(self, *command: str) -> str:
+        """One command through `redis-cli`, its answer as text (the launchers' only client, so
+        the dev stack needs no Redis client library of its own)."""
+        result = subprocess.run(
+            [_require("redis-cli"), "-h", LOOPBACK, "-p", str(self.port), *command],
+            capture_output=True,
+            check=False,
+            timeout=10,
+        )
+        if result.returncode != 0:
+            raise ServerError(f"redis-cli {' '.join(command)}: {result.stderr.decode()}")
+        return result.stdout.decode()
+
+    def info_field(self, section: str, name: str) -> str | None:
+        """One `name:value` field of `INFO section` (or of `CLUSTER INFO` for "cluster")."""
+        text = self.cli("CLUSTER", "INFO") if section == "cluster" else self.cli("INFO", section)
+        for line in text.splitlines():
+            key, colon, value = line.strip().partition(":")
+            if colon and key == name:
+                return value
+        return None
+
+
+class RedisClusterServer:
+    """A Redis Cluster of `masters` masters with `replicas` replicas each, every node a
+    `RedisServer` of its own on a free loopback port, joined by `redis-cli --cluster create`.
+
+    `cluster-node-timeout` is short (NODE_TIMEOUT_MS) so that a killed master's replica is
+    promoted within about two seconds, which is what the failover tests wait for."""
+
+    NODE_TIMEOUT_MS: Final = 1000
+
+    def __init__(
+        self, data_dir: Path, *, masters: int = 3, replicas: int = 0, durable: bool = True
+    ) -> None:
+        self.data_dir = data_dir
+        self.replicas = replicas
+        self.nodes = [
+            RedisServer(
+                data_dir / f"node-{index}",
+                durable=durable,
+                extra_args=[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    str(data_dir / f"node-{index}" / "nodes.conf"),
+                    "--cluster-node-timeout",
+                    str(self.NODE_TIMEOUT_MS),
+                    # The bus port is the client port + 10000 unless set, which is past 65535
+                    # for half of the ports the kernel hands out.
+                    "--cluster-port",
+                    str(free_port()),
+                    # A replica's first sync starts at once instead of after the default 5 s
+                    # wait for other replicas to share the transfer.
+                    "--repl-diskless-sync-delay",
+                    "0",
+                ],
+            )
+            for index in range(masters * (1 + replicas))
+        ]
+
+    @property
+    def url(self) -> str:
+        """Every node as a seed: a client that starts while one of them is down still starts."""
+        seeds = ",".join(f"{LOOPBACK}:{node.port}" for node in self.nodes)
+        return f"redis+cluster://{seeds}"
+
+    def start(self, timeout: float = 30.0) -> Self:
+        try:
+            self._start(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, timeout: float) -> None:
+        for node in self.nodes:
+            node.start()
+        # redis-cli makes the first `masters` nodes masters and the rest their replicas, and
+        # returns once every node agrees on the slot map.
+        result = subprocess.run(
+            [
+                _require("redis-cli"),
+                "--cluster",
+                "create",
+                *(f"{LOOPBACK}:{node.port}" for node in self.nodes),
+                "--cluster-replicas",
+                str(self.replicas),
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise ServerError(f"redis-cli --cluster create failed: {result.stdout.decode()}")
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Until every running node reports `cluster_state:ok` and every master that has
+        replicas has them connected (so a WAIT can be answered and a failover can promote)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self._node_ready(node) for node in self.nodes if node.running):
+                return
+            time.sleep(0.05)
+        raise ServerError(f"the cluster under {self.data_dir} did not become ready in {timeout}s")
+
+    def _node_ready(self, node: RedisServer) -> bool:
+        try:
+            if node.info_field("cluster", "cluster_state") != "ok":
+                return False
+            if node.info_field("replication", "role") == "slave":
+                return node.info_field("replication", "master_link_status") == "up"
+            return True
+        except ServerError:
+            return False
+
+    def master_of(self, slot: int) -> RedisServer:
+        """The node now serving `slot`, as the nodes themselves say."""
+        for node in self.nodes:
+            if node.running and self._serves(node, slot):
+                return node
+        raise ServerError(f"no running master serves slot {slot}")
+
+    @staticmethod
+    def _serves(node: RedisServer, slot: int) -> bool:
+        myself = next(
+            line for line in node.cli("CLUSTER", "NODES").splitlines() if "myself" in line
+        )
+        for part in myself.split()[8:]:
+            first, dash, last = part.partition("-")
+            if first.isdigit() and int(first) <= slot <= int(last if dash else first):
+                return True
+        return False
+
+    def replicas_of(self, master: RedisServer) -> list[RedisServer]:
+        return [
+            node
+            for node in self.nodes
+            if node.running
+            and node.info_field("replication", "role") == "slave"
+            and node.info_field("replication", "master_port") == str(master.port)
+        ]
+
+    def kill(self, node: RedisServer) -> None:
+        """`kill -9` of one node; its replica, if it has one, is promoted after the timeout."""
+        node.kill()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 class MariaDBServer:

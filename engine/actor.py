@@ -3,8 +3,9 @@
 Each turn takes a batch of commands from the shard queue, decides all of them in memory against
 the shard's state (in arrival order, so a seat goes to the first asker), adds the holds whose
 expiry timers are due, and applies every effect in one fenced Redis script call. Replies go out
-only after that call succeeded. Any failure to apply (a lost lease, a diverged lock, Redis going
-away) ends the actor: its memory may now be ahead of what is durable, so the supervisor starts a
+only after that call succeeded (and, with REDIS_MIN_REPLICAS, after enough replicas hold it).
+Any failure to apply (a lost lease, a diverged lock, Redis going away, too few replicas) ends the
+actor: its memory may now be ahead of what is durable, so the supervisor starts a
 fresh one, which recovers from durable state and replays what is still in flight.
 """
 
@@ -14,8 +15,6 @@ import asyncio
 import logging
 import time
 from typing import Final
-
-from redis.asyncio import Redis
 
 from config import EngineSettings
 from engine.clock import Clock
@@ -43,8 +42,9 @@ from engine.protocol import (
     decode_command,
     may_repeat,
 )
-from engine.queue import ShardQueue
+from engine.queue import ReplicasBehind, ShardQueue
 from engine.recovery import ShardRecovery
+from engine.redis_client import RedisClient
 from engine.scripts import Scripts
 from engine.state import ShardState
 from engine.writebehind import JournalFlusher
@@ -69,7 +69,7 @@ class SeatActor:
     def __init__(
         self,
         *,
-        redis: Redis,
+        redis: RedisClient,
         scripts: Scripts,
         keys: ShardKeys,
         lease: ShardLease,
@@ -88,7 +88,13 @@ class SeatActor:
         self._settings = settings
         self._clock = clock
         self._queue = ShardQueue(
-            redis, scripts, keys, batch_size=settings.batch_size, token=lease.token
+            redis,
+            scripts,
+            keys,
+            batch_size=settings.batch_size,
+            token=lease.token,
+            min_replicas=settings.min_replicas,
+            replica_wait_ms=settings.replica_wait_ms,
         )
         self._state = ShardState(hold_ttl_ms=round(settings.hold_ttl_seconds * 1000))
         self._last_prune_ms = 0
@@ -294,6 +300,13 @@ class SeatActor:
         except LeaseLost:
             if self._metrics is not None:
                 self._metrics.fenced()
+            raise
+        except ReplicasBehind:
+            # Applied on the master only. Nobody is answered; the next actor recovers from what
+            # Redis holds, and a retried request gets the recorded decision, or, if the master
+            # was lost meanwhile, a fresh one (its command is still in flight on the replica).
+            if self._metrics is not None:
+                self._metrics.unreplicated()
             raise
         status = outcome[0]
         if status == b"fenced":

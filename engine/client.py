@@ -19,13 +19,13 @@ import uuid
 from types import TracebackType
 from typing import Final, Protocol, Self
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from config import EngineSettings
 from domain.errors import EngineUnavailable
 from engine.keys import ShardKeys, reply_list, shard_of
 from engine.protocol import Command, CommandType, Reply, encode_command
+from engine.redis_client import RedisClient
 from engine.waiting import cancel_and_wait
 from telemetry.logs import current_request_id
 
@@ -49,7 +49,7 @@ class SubmitObserver(Protocol):
 
 class EngineClient:
     def __init__(
-        self, redis: Redis, settings: EngineSettings, observer: SubmitObserver | None = None
+        self, redis: RedisClient, settings: EngineSettings, observer: SubmitObserver | None = None
     ) -> None:
         self._redis = redis
         self._settings = settings

@@ -43,12 +43,12 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from config import EngineSettings
 from engine.keys import ShardKeys
 from engine.metrics import FlusherMetrics, ShardFlusherMetrics
+from engine.redis_client import RedisClient
 from engine.waiting import wait_until_set
 from engine.writebehind import RawEntry, write_through
 from persistence import Database, DatabaseUnavailable
@@ -76,7 +76,7 @@ class ShardJournalWriter:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         db: Database,
         keys: ShardKeys,
         *,
@@ -167,7 +167,7 @@ class Flusher:
     def __init__(
         self,
         *,
-        redis: Redis,
+        redis: RedisClient,
         db: Database,
         settings: EngineSettings,
         metrics: FlusherMetrics | None = None,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import orjson
-from redis.asyncio import Redis
 
 from config import EngineSettings
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import HoldView, event_of_hold
+from engine.redis_client import RedisClient
 
 
-async def read_hold(redis: Redis, settings: EngineSettings, hold_id: str) -> HoldView | None:
+async def read_hold(redis: RedisClient, settings: EngineSettings, hold_id: str) -> HoldView | None:
     """The hold's record in Redis (written in the same step as its decision), or None for an id
     that is malformed or that Redis no longer has (then MariaDB is the place to look)."""
     event_id = event_of_hold(hold_id)

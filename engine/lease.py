@@ -17,10 +17,10 @@ import logging
 import time
 import uuid
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from engine.keys import ShardKeys
+from engine.redis_client import RedisClient
 from engine.scripts import Scripts
 from engine.shard_count import ShardCountMismatch
 from engine.waiting import wait_until_set
@@ -35,7 +35,7 @@ class LeaseLost(RuntimeError):
 class ShardLease:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         scripts: Scripts,
         keys: ShardKeys,
         *,
@@ -128,7 +128,7 @@ class LeaseRenewals:
     which it notices by the lease's own validity, not by waiting on `run`.
     """
 
-    def __init__(self, redis: Redis, scripts: Scripts, *, ttl_ms: int) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, *, ttl_ms: int) -> None:
         self._redis = redis
         self._script = scripts.lease_renew
         self._interval = ttl_ms / 1000 / 3
@@ -168,7 +168,15 @@ class LeaseRenewals:
     async def _send(self, leases: list[ShardLease]) -> list[object]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for lease in leases:
-                pipe.evalsha(self._script.sha, 2, *lease.renew_keys, *lease.renew_args)
+                # Not `pipe.evalsha`, which redis-py's cluster pipeline refuses: the raw command
+                # is routed by its keys' slot, each shard's to its own node.
+                pipe.execute_command(
+                    "EVALSHA",
+                    self._script.sha,
+                    2,
+                    *lease.renew_keys,
+                    *lease.renew_args,
+                )
             answers: list[object] = await pipe.execute(raise_on_error=False)
         return answers
 

@@ -27,10 +27,10 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from engine.keys import MembershipKeys
+from engine.redis_client import RedisClient
 from engine.scripts import Scripts
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ Members = tuple[str, ...]
 
 
 class Membership:
-    def __init__(self, redis: Redis, scripts: Scripts, *, member: str, ttl_ms: int) -> None:
+    def __init__(self, redis: RedisClient, scripts: Scripts, *, member: str, ttl_ms: int) -> None:
         self._redis = redis
         self._scripts = scripts
         self._keys = MembershipKeys()

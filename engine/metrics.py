@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from engine.keys import ShardKeys
 from engine.protocol import CommandType, RejectCode
+from engine.redis_client import RedisClient, RedisPipeline
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +63,7 @@ class EngineMetrics:
     recovery_seconds: Histogram
     fenced_turns: Counter
     diverged_turns: Counter
+    unreplicated_turns: Counter
     queue_waiting: Gauge
     queue_inside: Gauge
     queue_admissions: Counter
@@ -159,6 +159,11 @@ class EngineMetrics:
                 "rushqueue_engine_diverged_turns",
                 "Turns refused because Redis seat locks disagreed with the actor's memory.",
             ),
+            unreplicated_turns=counter(
+                "rushqueue_engine_unreplicated_turns",
+                "Turns left unanswered because WAIT counted fewer replicas than "
+                "REDIS_MIN_REPLICAS.",
+            ),
             queue_waiting=gauge(
                 "rushqueue_engine_queue_waiting",
                 "Buyers waiting in the shard's waiting rooms (pre-queue included).",
@@ -202,7 +207,7 @@ class EngineMetrics:
         self.members.set(members)
         self.shards_assigned.set(assigned)
 
-    async def keep_refreshed(self, redis: Redis) -> None:
+    async def keep_refreshed(self, redis: RedisClient) -> None:
         """Refresh the Redis-side gauges of every shard this process owns, all in one pipelined
         round trip every GAUGE_REFRESH_SECONDS, until cancelled: a round trip per shard would
         cost an engine of 64 shards more than its idle turns."""
@@ -263,6 +268,7 @@ class ShardMetrics:
         "_recoveries",
         "_recovery_seconds",
         "_token",
+        "_unreplicated",
     )
 
     def __init__(self, metrics: EngineMetrics, shard: int) -> None:
@@ -292,6 +298,7 @@ class ShardMetrics:
         self._recovery_seconds = metrics.recovery_seconds.labels(label)
         self._fenced = metrics.fenced_turns.labels(label)
         self._diverged = metrics.diverged_turns.labels(label)
+        self._unreplicated = metrics.unreplicated_turns.labels(label)
         self._queue_waiting = metrics.queue_waiting.labels(label)
         self._queue_inside = metrics.queue_inside.labels(label)
         self._queue_admissions = metrics.queue_admissions.labels(label)
@@ -335,6 +342,9 @@ class ShardMetrics:
 
     def diverged(self) -> None:
         self._diverged.inc()
+
+    def unreplicated(self) -> None:
+        self._unreplicated.inc()
 
     def flushed(self, seconds: float) -> None:
         self._flush_seconds.observe(seconds)
@@ -382,7 +392,7 @@ class ShardMetrics:
     def is_owned(self) -> bool:
         return self._is_owned
 
-    def queue_reads(self, pipe: Pipeline, keys: ShardKeys) -> None:
+    def queue_reads(self, pipe: RedisPipeline, keys: ShardKeys) -> None:
         """Add this shard's gauge reads to `pipe`: four answers, for `set_from`."""
         pipe.llen(keys.commands)
         pipe.llen(keys.inflight)

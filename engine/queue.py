@@ -14,6 +14,14 @@ Under load a turn costs one round trip: the previous batch's replies, this batch
 next batch's take travel in one pipeline, which Redis runs in that order. Scripts are called by
 their SHA (`EVALSHA`), loaded once per actor: a pipeline holding redis-py `Script` objects asks
 `SCRIPT EXISTS` first, one more round trip per turn.
+
+With `min_replicas` set, the same round trip ends with `WAIT min_replicas timeout`: Redis
+answers it once that many replicas hold every write the connection made (the apply and the
+take), so it must travel on the apply's connection, which a pipeline is. On a cluster the
+pipeline's commands go to the node that serves each one's slot, on one connection per node, in
+order; the WAIT is sent to the shard's node. A turn whose WAIT counts too few replicas raises
+ReplicasBehind: its decisions are on the master only, and a failover now would lose them, so
+nobody may be told of them (engine.actor).
 """
 
 from __future__ import annotations
@@ -23,13 +31,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from engine.keys import ShardKeys
 from engine.lease import LeaseLost
+from engine.redis_client import RedisClient, RedisPipeline, is_cluster
 from engine.scripts import Scripts
 from engine.waiting import cancel_and_wait
 
@@ -40,7 +47,7 @@ REPLY_LIST_TTL_MS: Final = 60_000
 _STRAY_CHECK_EVERY: Final = 5
 
 
-def queue_replies(pipe: Pipeline, replies: Sequence[tuple[str, bytes]]) -> None:
+def queue_replies(pipe: RedisPipeline, replies: Sequence[tuple[str, bytes]]) -> None:
     """Add replies to a pipeline: one RPUSH per reply list, which expires if nobody reads it."""
     by_list: dict[str, list[bytes]] = {}
     for reply_to, reply in replies:
@@ -50,9 +57,22 @@ def queue_replies(pipe: Pipeline, replies: Sequence[tuple[str, bytes]]) -> None:
         pipe.pexpire(reply_to, REPLY_LIST_TTL_MS)
 
 
+class ReplicasBehind(RuntimeError):
+    """A turn's writes did not reach enough replicas in time: its decisions are not yet safe
+    from the loss of the shard's Redis master."""
+
+
 class ShardQueue:
     def __init__(
-        self, redis: Redis, scripts: Scripts, keys: ShardKeys, *, batch_size: int, token: int
+        self,
+        redis: RedisClient,
+        scripts: Scripts,
+        keys: ShardKeys,
+        *,
+        batch_size: int,
+        token: int,
+        min_replicas: int = 0,
+        replica_wait_ms: int = 1000,
     ) -> None:
         self._redis = redis
         self._scripts = scripts
@@ -65,6 +85,8 @@ class ShardQueue:
         # Every few reads the take script runs anyway: a stale owner's BLMOVE (see above) may
         # have left a command in flight, which no blocking read of ours would see.
         self._idle_reads = 0
+        self._min_replicas = min_replicas
+        self._replica_wait_ms = replica_wait_ms
 
     async def prepare(self) -> None:
         """Load the take and apply scripts, so the turn can call them by SHA in a pipeline."""
@@ -130,12 +152,13 @@ class ShardQueue:
         then take the next batch. Returns the apply's answer and the next batch; the next batch
         is only meaningful if the apply succeeded (a fenced apply fences the take too, and a
         batch taken after a failed apply stays in flight for the next owner)."""
-        applied, taken = await self._run(
+        applied, taken, *waited = await self._run(
             replies,
             [
                 (self._scripts.apply, apply_keys, apply_args),
                 (self._scripts.take, self._take_keys, self._take_args),
             ],
+            wait_for_replicas=self._min_replicas > 0,
         )
         if isinstance(applied, Exception):
             raise applied
@@ -145,34 +168,69 @@ class ShardQueue:
             )
         if applied[:1] != [b"ok"]:
             return applied, []  # the actor raises; whatever the take moved stays in flight
+        if waited:
+            self._check_replicated(waited[0])
         return applied, self._batch(taken)
+
+    def _check_replicated(self, answer: object) -> None:
+        if isinstance(answer, int) and answer >= self._min_replicas:
+            return
+        raise ReplicasBehind(
+            f"shard {self._keys.shard}: the turn's writes reached {answer!r} replicas within "
+            f"{self._replica_wait_ms} ms, {self._min_replicas} required"
+        )
 
     async def _run(
         self,
         replies: Sequence[tuple[str, bytes]],
         calls: Sequence[tuple[AsyncScript, Sequence[str], Sequence[object]]],
+        *,
+        wait_for_replicas: bool = False,
     ) -> list[object]:
         """Deliver `replies`, then run the scripts by SHA, in one round trip; the scripts'
-        answers. If Redis no longer knows the scripts (restarted, or its cache was flushed), none
-        of them ran: they are loaded and run once more (the replies are delivered already)."""
-        answers = await self._send(replies, calls)
-        if all(isinstance(answer, NoScriptError) for answer in answers):
+        answers, then WAIT's if `wait_for_replicas`. If Redis no longer knows the scripts
+        (restarted, failed over to a replica, or its cache was flushed), none of them ran: they
+        are loaded and run once more (the replies are delivered already)."""
+        answers = await self._send(replies, calls, wait_for_replicas)
+        if all(isinstance(answer, NoScriptError) for answer in answers[: len(calls)]):
             await self.prepare()
-            answers = await self._send((), calls)
+            answers = await self._send((), calls, wait_for_replicas)
         return answers
 
     async def _send(
         self,
         replies: Sequence[tuple[str, bytes]],
         calls: Sequence[tuple[AsyncScript, Sequence[str], Sequence[object]]],
+        wait_for_replicas: bool,
     ) -> list[object]:
         async with self._redis.pipeline(transaction=False) as pipe:
             queue_replies(pipe, replies)
             for script, keys, args in calls:
-                pipe.evalsha(script.sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+                # Not `pipe.evalsha`, which redis-py's cluster pipeline refuses: the raw command
+                # is routed by its keys' slot like any other (engine.keys puts them in one).
+                pipe.execute_command(
+                    "EVALSHA",
+                    script.sha,
+                    len(keys),
+                    *keys,
+                    *args,  # type: ignore[arg-type]
+                )
+            if wait_for_replicas:
+                self._queue_wait(pipe)
             results: list[object] = await pipe.execute(raise_on_error=False)
-        self._report_undelivered(results[: len(results) - len(calls)])
-        return results[len(results) - len(calls) :]
+        answered = len(calls) + wait_for_replicas
+        self._report_undelivered(results[: len(results) - answered])
+        return results[len(results) - answered :]
+
+    def _queue_wait(self, pipe: RedisPipeline) -> None:
+        if is_cluster(self._redis):
+            # Keyless, so redis-py would send it to any node; it must go to the apply's.
+            node = self._redis.get_node_from_key(self._keys.tag)
+            pipe.execute_command(
+                "WAIT", self._min_replicas, self._replica_wait_ms, target_nodes=node
+            )
+        else:
+            pipe.execute_command("WAIT", self._min_replicas, self._replica_wait_ms)
 
     @property
     def _take_keys(self) -> list[str]:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import orjson
-from redis.asyncio import Redis
 
 from domain.seat_ranking import rank_seats
 from domain.statuses import SeatStatus
@@ -23,6 +22,7 @@ from domain.waiting_room import WaitingRoomSettings
 from engine.effects import LOCK_GRACE_MS, lock_value
 from engine.keys import ShardKeys, shard_of
 from engine.lease import LeaseLost
+from engine.redis_client import RedisClient
 from engine.room import Place, WaitingRoom
 from engine.scripts import Scripts
 from engine.seat_index import SeatIndex
@@ -102,7 +102,7 @@ def _hold(row: HoldRow) -> Hold:
 class ShardRecovery:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         db: Database,
         scripts: Scripts,
         keys: ShardKeys,

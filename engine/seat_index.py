@@ -140,9 +140,12 @@ class SeatIndex:
 
     def stranded_by(self, seat_ids: Iterable[int]) -> Stranded | None:
         """The first free seat that taking `seat_ids` (all free now) would leave alone between
-        taken seats or a taken seat and its line's end; None if there is none."""
-        chosen = set(seat_ids)
-        for seat_id in chosen:
+        taken seats or a taken seat and its line's end; None if there is none. The seats are
+        looked at in the order given, left side first, so the seat named does not depend on
+        how a set happens to order the ids."""
+        ordered = list(dict.fromkeys(seat_ids))
+        chosen = set(ordered)
+        for seat_id in ordered:
             found = self._where.get(seat_id)
             if found is None:
                 continue

@@ -18,11 +18,11 @@ import asyncio
 import logging
 from typing import Final
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from config import SettingsError
 from engine.keys import ShardKeys
+from engine.redis_client import RedisClient
 from engine.scripts import Scripts
 from engine.waiting import wait_until_set
 
@@ -49,7 +49,7 @@ class ShardCountChangeRefused(RuntimeError):
     """The deployment is not quiet enough to change its shard count; the message says why."""
 
 
-async def claim_shard_count(redis: Redis, shards: int) -> None:
+async def claim_shard_count(redis: RedisClient, shards: int) -> None:
     """Store `shards` as the deployment's count unless one is stored; raise
     `ShardCountMismatch` if another one is."""
     stored: bytes | None = await redis.set(  # type: ignore[assignment]  # GET: old value
@@ -66,7 +66,7 @@ async def claim_shard_count(redis: Redis, shards: int) -> None:
             _check(shards, stored)
 
 
-async def claim_when_reachable(redis: Redis, shards: int, stopping: asyncio.Event) -> bool:
+async def claim_when_reachable(redis: RedisClient, shards: int, stopping: asyncio.Event) -> bool:
     """`claim_shard_count`, waiting for Redis as long as it takes (a process started before
     its Redis must still come up); False if told to stop first."""
     backoff = 0.1
@@ -87,7 +87,7 @@ def _check(shards: int, stored: bytes | None) -> None:
         raise ShardCountMismatch(configured=shards, stored=int(stored))
 
 
-async def change_shard_count(redis: Redis, shards: int) -> int | None:
+async def change_shard_count(redis: RedisClient, shards: int) -> int | None:
     """Make `shards` the deployment's count; return the count it had (None if none).
 
     Every shard of the old and the new count gets the new value, so an engine still on the old

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from config import EngineSettings
 from domain.statuses import SeatStatus
 from engine.keys import ShardKeys, shard_of
+from engine.redis_client import RedisClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,13 +16,15 @@ class Snapshot:
     statuses: dict[int, SeatStatus]
 
 
-async def is_loaded(redis: Redis, settings: EngineSettings, event_id: int) -> bool:
+async def is_loaded(redis: RedisClient, settings: EngineSettings, event_id: int) -> bool:
     """Whether the engine has loaded the event, which only an existing event can be."""
     keys = ShardKeys(shard_of(event_id, settings.shards))
     return bool(await redis.exists(keys.seat_status(event_id)))
 
 
-async def read_snapshot(redis: Redis, settings: EngineSettings, event_id: int) -> Snapshot | None:
+async def read_snapshot(
+    redis: RedisClient, settings: EngineSettings, event_id: int
+) -> Snapshot | None:
     """Statuses and the change sequence number they belong to, read atomically (MULTI), or None
     when the engine has not loaded the event yet (then MariaDB's statuses are current)."""
     keys = ShardKeys(shard_of(event_id, settings.shards))

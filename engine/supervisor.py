@@ -17,7 +17,6 @@ import asyncio
 import logging
 from typing import Final
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from config import EngineSettings, WriteBehind
@@ -29,6 +28,7 @@ from engine.lease import LeaseLost, LeaseRenewals, ShardLease
 from engine.membership import Members, Membership
 from engine.metrics import EngineMetrics, ShardMetrics
 from engine.recovery import ShardRecovery
+from engine.redis_client import RedisClient
 from engine.scripts import Scripts
 from engine.shard_count import ShardCountMismatch
 from engine.waiting import cancel_and_wait, wait_for_any, wait_until_set
@@ -51,7 +51,7 @@ class ShardRunner:
         self,
         shard: int,
         *,
-        redis: Redis,
+        redis: RedisClient,
         db: Database,
         scripts: Scripts,
         settings: EngineSettings,
@@ -198,7 +198,7 @@ class Engine:
     def __init__(
         self,
         *,
-        redis: Redis,
+        redis: RedisClient,
         db: Database,
         settings: EngineSettings,
         clock: Clock,

@@ -14,7 +14,6 @@ import logging
 import time
 from typing import Final
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from config import EngineSettings
@@ -22,6 +21,7 @@ from engine.clock import Clock
 from engine.keys import ShardKeys, shard_of
 from engine.metrics import SweeperMetrics
 from engine.protocol import ExpireRequest, encode_command, event_of_hold
+from engine.redis_client import RedisClient
 from engine.waiting import wait_until_set
 from persistence import Database, DatabaseUnavailable
 from persistence.seat_state import overdue_holds
@@ -35,7 +35,7 @@ class Sweeper:
     def __init__(
         self,
         *,
-        redis: Redis,
+        redis: RedisClient,
         db: Database,
         settings: EngineSettings,
         clock: Clock,

@@ -21,13 +21,13 @@ from collections.abc import Callable
 from typing import Final
 
 import orjson
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from domain.statuses import HoldStatus, SeatStatus
 from engine.effects import JournalEntry
 from engine.keys import ShardKeys
 from engine.metrics import ShardMetrics
+from engine.redis_client import RedisClient
 from engine.waiting import wait_until_set
 from persistence import Database, DatabaseUnavailable
 from persistence.seat_state import HoldRow, JournalBatch, SeatRow, apply_journal
@@ -78,7 +78,7 @@ RawEntry = tuple[bytes, dict[bytes, bytes]]
 
 
 async def write_through(
-    redis: Redis, db: Database, keys: ShardKeys, token: int, raw_entries: list[RawEntry]
+    redis: RedisClient, db: Database, keys: ShardKeys, token: int, raw_entries: list[RawEntry]
 ) -> int:
     """Apply entries read from the head of the journal under `token`, then delete them; return
     how many were new to MariaDB.
@@ -96,7 +96,7 @@ async def write_through(
 class JournalFlusher:
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         db: Database,
         keys: ShardKeys,
         *,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import aiojobs
 from aiohttp import web
-from redis.asyncio import Redis
 
 from config import Settings
 from engine.client import EngineClient
+from engine.redis_client import RedisClient
 from gateway.auth.passwords import PasswordHasher
 from gateway.auth.principal import Principal
 from gateway.auth.revocation import Revocations
@@ -23,7 +23,8 @@ from persistence import Database
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
-REDIS = web.AppKey("redis", Redis)
+# A union is no class, so the key is typed by its parameter rather than by a runtime type.
+REDIS = web.AppKey[RedisClient]("redis")
 ENGINE = web.AppKey("engine", EngineClient)
 SEAT_FEED = web.AppKey("seat_feed", SeatFeed)
 QUEUE_FEED = web.AppKey("queue_feed", QueueFeed)

@@ -33,12 +33,12 @@ from typing import Final
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from config.settings import IpNetwork, LimitSettings, Rate
 from domain.errors import RateLimited
 from engine.keys import PREFIX
+from engine.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class Rule:
 
 class RateLimiter:
     def __init__(
-        self, redis: Redis, settings: LimitSettings, *, on_refused: OnRefused | None = None
+        self, redis: RedisClient, settings: LimitSettings, *, on_refused: OnRefused | None = None
     ) -> None:
         self._script = redis.register_script(_CHECK)
         self.settings = settings

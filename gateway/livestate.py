@@ -25,9 +25,8 @@ from gateway.views.catalog import live_state_view
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from redis.asyncio import Redis
-
     from config import EngineSettings
+    from engine.redis_client import RedisClient
     from gateway.layouts import EncodedLayout
 
 DEFAULT_KEPT: Final = 32
@@ -56,7 +55,7 @@ class LiveStates:
 
     async def get(
         self,
-        redis: Redis,
+        redis: RedisClient,
         settings: EngineSettings,
         layout: EncodedLayout,
         stored: Callable[[], Awaitable[list[tuple[int, SeatStatus]]]],
@@ -88,7 +87,7 @@ class LiveStates:
                 self._states.popitem(last=False)
             return state
 
-    async def _current(self, event_id: int, redis: Redis, seq_key: str) -> LiveState | None:
+    async def _current(self, event_id: int, redis: RedisClient, seq_key: str) -> LiveState | None:
         cached = self._states.get(event_id)
         if cached is None or cached.seq != int(await redis.get(seq_key) or 0):
             return None

@@ -30,13 +30,13 @@ from types import TracebackType
 from typing import Final, Self, cast
 
 import orjson
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from config import EngineSettings
 from engine.keys import ShardKeys, shard_of
+from engine.redis_client import RedisClient
 from engine.waiting import cancel_and_wait
+from gateway.shardchannels import ChannelMessage, Kind, ShardChannels
 
 log = logging.getLogger(__name__)
 
@@ -117,16 +117,16 @@ class _Channel:
 
 
 class QueueFeed:
-    def __init__(self, redis: Redis, settings: EngineSettings) -> None:
+    def __init__(self, redis: RedisClient, settings: EngineSettings) -> None:
         self._redis = redis
         self._settings = settings
-        self._pubsub: PubSub | None = None
+        self._subscriber: ShardChannels | None = None
         self._channels: dict[str, _Channel] = {}
         self._reader: asyncio.Task[None] | None = None
         self._subscribing = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
-        self._pubsub = self._redis.pubsub()
+        self._subscriber = ShardChannels(self._redis)
         self._reader = asyncio.create_task(self._read(), name="queue-feed")
         return self
 
@@ -138,8 +138,8 @@ class QueueFeed:
     ) -> None:
         if self._reader is not None:
             await cancel_and_wait(self._reader)
-        if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        if self._subscriber is not None:
+            await self._subscriber.aclose()
 
     def close_watchers(self) -> None:
         """Ask every open queue screen to close (graceful shutdown: handlers must finish)."""
@@ -159,7 +159,7 @@ class QueueFeed:
     async def watch(self, event_id: int) -> AsyncIterator[QueueWatcher]:
         """Watch an event's room. On entry the subscription is confirmed by Redis, so a room
         read afterwards is never older than the next message."""
-        assert self._pubsub is not None, "use QueueFeed as an async context manager"
+        assert self._subscriber is not None, "use QueueFeed as an async context manager"
         keys = ShardKeys(shard_of(event_id, self._settings.shards))
         name = keys.queue_channel(event_id)
         watcher = QueueWatcher()
@@ -172,7 +172,7 @@ class QueueFeed:
             # unsubscribe a channel a new socket has just subscribed to.
             async with self._subscribing:
                 if not channel.subscribe_sent:
-                    await self._pubsub.subscribe(name)
+                    await self._subscriber.subscribe(name)
                     channel.subscribe_sent = True
             async with asyncio.timeout(_SUBSCRIBE_TIMEOUT):
                 await channel.confirmed.wait()
@@ -183,41 +183,53 @@ class QueueFeed:
                 if not channel.watchers and self._channels.get(name) is channel:
                     del self._channels[name]
                     with contextlib.suppress(RedisError):
-                        await self._pubsub.unsubscribe(name)
+                        await self._subscriber.unsubscribe(name)
 
     async def _read(self) -> None:
-        assert self._pubsub is not None
+        assert self._subscriber is not None
         backoff = 0.05
         while True:
-            if not self._pubsub.subscribed:
+            if not self._subscriber.subscribed:
                 await asyncio.sleep(0.05)
                 continue
             try:
-                message = await self._pubsub.get_message(timeout=_POLL_SECONDS)
+                message = await self._subscriber.get_message(_POLL_SECONDS)
                 backoff = 0.05
             except (RedisError, OSError) as exc:
                 log.warning("queue feed lost Redis (%s); resubscribing in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
-                # Updates published meanwhile are gone: every screen gets the room read afresh.
-                await self._reread_all()
+                await self._resubscribe()
                 continue
             if message is not None:
                 self._dispatch(message)
 
-    def _dispatch(self, message: dict[str, object]) -> None:
-        channel = self._channels.get(_text(message["channel"]))
+    async def _resubscribe(self) -> None:
+        """Subscribe every channel again, on the node serving its slot now (a cluster may have
+        failed over), then give every screen its room read afresh: updates published while the
+        subscription was down are gone. If Redis is still away the screens are served all the
+        same (one whose room cannot be read is closed), and the next read fails, so this runs
+        again."""
+        assert self._subscriber is not None
+        async with self._subscribing:
+            try:
+                await self._subscriber.renew()
+            except (RedisError, OSError) as exc:
+                log.warning("queue feed cannot resubscribe yet: %s", exc)
+        await self._reread_all()
+
+    def _dispatch(self, message: ChannelMessage) -> None:
+        channel = self._channels.get(message.channel)
         if channel is None:  # its last watcher has just left
             return
-        kind = message["type"]
-        if kind == "subscribe":
+        if message.kind is Kind.SUBSCRIBED:
             channel.confirmed.set()
             return
-        if kind != "message":
+        if message.kind is not Kind.MESSAGE:
             return
-        data = message["data"]
+        data = message.data
         try:
-            frame = RoomFrame.of(data if isinstance(data, bytes) else str(data).encode())
+            frame = RoomFrame.of(data)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             log.warning("queue feed ignored a message that is not a room: %.80r", data)
             return
@@ -237,7 +249,3 @@ class QueueFeed:
                     watcher.close()
                 else:
                     watcher.offer(RoomFrame.of(data))
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -23,14 +23,14 @@ from types import TracebackType
 from typing import Final, Self
 
 import orjson
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from config import EngineSettings
 from engine.keys import ShardKeys, shard_of
+from engine.redis_client import RedisClient
 from engine.waiting import cancel_and_wait
 from gateway.pushwindow import RESYNC, FeedMessage, FrameKind, PushWindow
+from gateway.shardchannels import ChannelMessage, Kind, ShardChannels
 
 log = logging.getLogger(__name__)
 
@@ -87,18 +87,18 @@ class _Channel:
 
 class SeatFeed:
     def __init__(
-        self, redis: Redis, settings: EngineSettings, *, push_window_seconds: float = 0.0
+        self, redis: RedisClient, settings: EngineSettings, *, push_window_seconds: float = 0.0
     ) -> None:
         self._redis = redis
         self._settings = settings
         self._push_window = PushWindow(push_window_seconds, self._fan_out)
-        self._pubsub: PubSub | None = None
+        self._subscriber: ShardChannels | None = None
         self._channels: dict[str, _Channel] = {}
         self._reader: asyncio.Task[None] | None = None
         self._subscribing = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
-        self._pubsub = self._redis.pubsub()
+        self._subscriber = ShardChannels(self._redis)
         self._reader = asyncio.create_task(self._read(), name="seat-feed")
         return self
 
@@ -111,8 +111,8 @@ class SeatFeed:
         if self._reader is not None:
             await cancel_and_wait(self._reader)
         self._push_window.close()
-        if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        if self._subscriber is not None:
+            await self._subscriber.aclose()
 
     def close_watchers(self) -> None:
         """Ask every open seat map to close (graceful shutdown: handlers must finish)."""
@@ -143,7 +143,7 @@ class SeatFeed:
     async def watch(self, event_id: int) -> AsyncIterator[Watcher]:
         """Watch an event's changes. On entry the subscription is confirmed by Redis, so a
         snapshot read afterwards misses nothing that is published later."""
-        assert self._pubsub is not None, "use SeatFeed as an async context manager"
+        assert self._subscriber is not None, "use SeatFeed as an async context manager"
         name = self.channel(event_id)
         watcher = Watcher()
         channel = self._channels.get(name)
@@ -155,7 +155,7 @@ class SeatFeed:
             # unsubscribe a channel a new socket has just subscribed to.
             async with self._subscribing:
                 if not channel.subscribe_sent:
-                    await self._pubsub.subscribe(name)
+                    await self._subscriber.subscribe(name)
                     channel.subscribe_sent = True
             async with asyncio.timeout(_SUBSCRIBE_TIMEOUT):
                 await channel.confirmed.wait()
@@ -167,45 +167,56 @@ class SeatFeed:
                     del self._channels[name]
                     self._push_window.drop(name)
                     with contextlib.suppress(RedisError):
-                        await self._pubsub.unsubscribe(name)
+                        await self._subscriber.unsubscribe(name)
 
     async def _read(self) -> None:
-        assert self._pubsub is not None
+        assert self._subscriber is not None
         backoff = 0.05
         while True:
-            if not self._pubsub.subscribed:
+            if not self._subscriber.subscribed:
                 await asyncio.sleep(0.05)
                 continue
             try:
-                message = await self._pubsub.get_message(timeout=_POLL_SECONDS)
+                message = await self._subscriber.get_message(_POLL_SECONDS)
                 backoff = 0.05
             except (RedisError, OSError) as exc:
                 log.warning("seat feed lost Redis (%s); resubscribing in %.2fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
-                # Changes published meanwhile are gone: every open map fetches a fresh snapshot.
-                for channel in self._channels.values():
-                    for watcher in channel.watchers:
-                        watcher.offer(RESYNC)
+                await self._resubscribe()
                 continue
             if message is not None:
                 self._dispatch(message)
 
-    def _dispatch(self, message: dict[str, object]) -> None:
-        name = _text(message["channel"])
+    async def _resubscribe(self) -> None:
+        """Subscribe every channel again, on the node serving its slot now (a cluster may have
+        failed over), then send every open map for a fresh snapshot: changes published while
+        the subscription was down are gone. If Redis is still away the maps are sent all the
+        same (a map that cannot read its snapshot is closed, and its client reconnects later),
+        and the next read fails, so this runs again."""
+        assert self._subscriber is not None
+        async with self._subscribing:
+            try:
+                await self._subscriber.renew()
+            except (RedisError, OSError) as exc:
+                log.warning("seat feed cannot resubscribe yet: %s", exc)
+        for channel in self._channels.values():
+            for watcher in channel.watchers:
+                watcher.offer(RESYNC)
+
+    def _dispatch(self, message: ChannelMessage) -> None:
+        name = message.channel
         channel = self._channels.get(name)
         # A message can still arrive for a channel whose last watcher has just unsubscribed;
         # it must not start a push window that nothing would ever drop.
         if channel is None:
             return
-        kind = message["type"]
-        if kind == "subscribe":
+        if message.kind is Kind.SUBSCRIBED:
             channel.confirmed.set()
             return
-        if kind != "message":
+        if message.kind is not Kind.MESSAGE:
             return
-        data = message["data"]
-        data = data if isinstance(data, bytes) else str(data).encode()
+        data = message.data
         header = orjson.loads(data)
         seq = int(header["seq"])
         if header["type"] == FrameKind.SEATS:
@@ -219,7 +230,3 @@ class SeatFeed:
         if channel is not None:
             for watcher in channel.watchers:
                 watcher.offer(message)
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -31,10 +31,9 @@ from persistence.waiting_room_saves import lock_sale_end
 from persistence.waiting_rooms import get_waiting_room, save_waiting_room
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from config import EngineSettings
     from engine.client import EngineClient
+    from engine.redis_client import RedisClient
     from persistence import Database
 
 T = TypeVar("T")
@@ -176,7 +175,7 @@ def _check_in_organizer_terms(room: WaitingRoomSettings, sale_ends_at_ms: int) -
 
 
 async def show_waiting_room(
-    db: Database, redis: Redis, settings: EngineSettings, event_id: int
+    db: Database, redis: RedisClient, settings: EngineSettings, event_id: int
 ) -> WaitingRoomAdminView:
     """The stored settings and, once the engine runs the room, its live figures."""
     async with db.transaction() as conn:

@@ -1,20 +1,23 @@
 """Real servers for the whole suite: one Redis and one MariaDB per session, on free loopback
-ports, in a temporary folder. Each test starts from empty Redis and empty tables."""
+ports, in a temporary folder. Each test starts from empty Redis and empty tables.
+
+A test that asks for `redis_url` with the parameter "cluster" (tests.helpers.redis_modes) runs
+on a real Redis Cluster instead, started the first time a test needs it."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from redis.asyncio import Redis
 
 from config import Settings
-from devstack.servers import MariaDBServer, RedisServer
-from engine.redis_client import connect_redis
+from devstack.servers import MariaDBServer, RedisClusterServer, RedisServer
+from engine.redis_client import RedisClient, connect_redis
 from gateway.app import make_app
 from persistence import Database
 from persistence.migrate import migrate
@@ -52,6 +55,31 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
+    """Three masters with a replica each, so the turn's WAIT has a replica to count."""
+    cluster = RedisClusterServer(
+        tmp_path_factory.mktemp("redis-cluster"), replicas=1, durable=False
+    )
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The Redis every client of the test uses: the session's one server unless the test is
+    parametrized with "cluster" (indirectly, see tests.helpers.redis_modes), or every
+    test when RUSHQUEUE_TEST_REDIS=cluster (a whole-suite check, not part of `make test`). The
+    servers are looked up lazily, so a run that never asks for the cluster never starts it."""
+    mode: str = getattr(request, "param", os.environ.get("RUSHQUEUE_TEST_REDIS", "single"))
+    if mode == "cluster":
+        cluster: RedisClusterServer = request.getfixturevalue("redis_cluster")
+        return cluster.url
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url
 
 
 @pytest.fixture(scope="session")
@@ -96,15 +124,13 @@ async def private_mariadb(tmp_path: Path) -> AsyncIterator[MariaDBServer]:
 
 
 @pytest.fixture
-def make_settings(
-    redis_server: RedisServer, mariadb_server: MariaDBServer
-) -> Callable[..., Settings]:
+def make_settings(redis_url: str, mariadb_server: MariaDBServer) -> Callable[..., Settings]:
     """Settings for a test; keyword overrides are environment variables."""
 
     def build(**overrides: str) -> Settings:
         env = {
             "RUSHQUEUE_ENV": "test",
-            "REDIS_URL": redis_server.url,
+            "REDIS_URL": redis_url,
             "DATABASE_URL": mariadb_server.url,
             "ARGON2_PROFILE": "cheapest",
             "ENGINE_SHARDS": "2",
@@ -130,7 +156,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
+async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
     client = connect_redis(settings.redis)
     await client.flushall()
     yield client
@@ -154,7 +180,7 @@ async def client(
     aiohttp_client: Callable[..., Awaitable[TestClient[web.Request, web.Application]]],
     settings: Settings,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
 ) -> TestClient[web.Request, web.Application]:
     """The gateway app on a test server, over clean Redis and MariaDB."""
     return await aiohttp_client(make_app(settings))

@@ -21,13 +21,13 @@ from devstack.servers import LOOPBACK, free_port
 from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
 from tests.helpers.engine import ask_hold, journals_drained
+from tests.helpers.redis_modes import ON_BOTH_REDIS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from redis.asyncio import Redis
-
-    from devstack.servers import MariaDBServer, RedisServer
+    from devstack.servers import MariaDBServer
+    from engine.redis_client import RedisClient
     from persistence import Database
     from tests.helpers.catalog import MakeEvent
     from tests.helpers.engine import Buyers
@@ -107,13 +107,13 @@ class Child:
 
 @pytest.fixture
 def env(
-    redis_server: RedisServer, mariadb_server: MariaDBServer, redis: Redis, db: Database
+    redis_url: str, mariadb_server: MariaDBServer, redis: RedisClient, db: Database
 ) -> dict[str, str]:
     """The test servers' settings, over a clean Redis and clean tables."""
     return {
         **os.environ,
         "RUSHQUEUE_ENV": "test",
-        "REDIS_URL": redis_server.url,
+        "REDIS_URL": redis_url,
         "DATABASE_URL": mariadb_server.url,
         "ARGON2_PROFILE": "cheapest",
         "ENGINE_SHARDS": str(SHARDS),
@@ -142,6 +142,7 @@ async def wait_until_healthy(child: Child, port: int) -> None:
             await asyncio.sleep(0.05)
 
 
+@ON_BOTH_REDIS
 async def test_the_gateway_stops_cleanly_on_sigterm(env: dict[str, str]) -> None:
     port = free_port()
     child = await Child.start({**env, "HTTP_PORT": str(port)}, "gateway", "serve")
@@ -199,7 +200,7 @@ async def test_the_sweeper_stops_cleanly_on_sigterm(env: dict[str, str]) -> None
 
 
 async def test_the_flusher_stops_cleanly_on_sigterm_while_it_writes_an_owned_journal(
-    env: dict[str, str], redis: Redis, make_event: MakeEvent, buyers: Buyers
+    env: dict[str, str], redis: RedisClient, make_event: MakeEvent, buyers: Buyers
 ) -> None:
     event = await make_event(seats=2)
     [user] = await buyers(1)
@@ -227,8 +228,9 @@ async def test_the_flusher_stops_cleanly_on_sigterm_while_it_writes_an_owned_jou
         await engine.close()
 
 
+@ON_BOTH_REDIS
 async def test_the_engine_stops_cleanly_on_sigterm_and_gives_up_its_leases(
-    env: dict[str, str], redis: Redis
+    env: dict[str, str], redis: RedisClient
 ) -> None:
     child = await Child.start(env, "engine", "run")
     try:
@@ -304,7 +306,7 @@ async def _run_to_exit(env: Mapping[str, str], *args: str) -> tuple[int, str]:
     "args", [("gateway", "serve"), ("engine", "run"), ("engine", "sweep"), ("engine", "flush")]
 )
 async def test_a_process_refuses_to_start_under_another_shard_count(
-    env: dict[str, str], redis: Redis, args: tuple[str, ...]
+    env: dict[str, str], redis: RedisClient, args: tuple[str, ...]
 ) -> None:
     # The deployment runs four shards; this process was started with two, so it would send an
     # event's commands to (or run) another actor than the rest of the deployment does.
@@ -326,7 +328,7 @@ async def test_a_process_refuses_to_start_under_another_shard_count(
 
 
 async def test_set_shard_count_waits_for_a_quiet_deployment_then_changes_it(
-    env: dict[str, str], redis: Redis
+    env: dict[str, str], redis: RedisClient
 ) -> None:
     for shard in range(SHARDS):
         await redis.set(ShardKeys(shard).shard_count, SHARDS)

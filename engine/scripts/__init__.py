@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+
+from engine.redis_client import RedisClient
 
 
 def _source(name: str) -> str:
@@ -26,7 +27,7 @@ class Scripts:
     members_leave: AsyncScript
 
     @classmethod
-    def register(cls, redis: Redis) -> Scripts:
+    def register(cls, redis: RedisClient) -> Scripts:
         return cls(
             **{
                 name: redis.register_script(_source(name))

@@ -72,7 +72,7 @@ for _, ev in ipairs(p.events) do
   end
   local seq = redis.call('INCR', KEYS[ev[2]])
   -- ev[4] is the message up to its sequence number, which only this script knows.
-  redis.call('PUBLISH', ev[3], ev[4] .. seq .. ',"changes":' .. ev[6] .. '}')
+  redis.call('SPUBLISH', ev[3], ev[4] .. seq .. ',"changes":' .. ev[6] .. '}')
 end
 
 -- Waiting rooms: changed places, then each room's record, published where its progress moved.
@@ -85,7 +85,7 @@ end
 for _, r in ipairs(p.rooms) do
   redis.call('SET', KEYS[r[1]], r[2])
   if r[3] then
-    redis.call('PUBLISH', r[3], r[2])
+    redis.call('SPUBLISH', r[3], r[2])
   end
 end
 

@@ -33,6 +33,6 @@ for _, s in ipairs(p.statuses) do
 end
 for _, r in ipairs(p.resync) do
   local seq = redis.call('INCR', KEYS[r[1]])
-  redis.call('PUBLISH', r[2], '{"type":"resync","event_id":' .. r[3] .. ',"seq":' .. seq .. '}')
+  redis.call('SPUBLISH', r[2], '{"type":"resync","event_id":' .. r[3] .. ',"seq":' .. seq .. '}')
 end
 return 'ok'

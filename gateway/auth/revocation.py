@@ -22,15 +22,19 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final, Self
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from engine.keys import PREFIX
+from engine.redis_client import RedisClient, read_slot_map
 from engine.waiting import cancel_and_wait, wait_until_set
 from gateway.auth.tokens import CLOCK_SKEW_SECONDS
 
 log = logging.getLogger(__name__)
 
+# An ordinary (not sharded) channel, unlike the engine's notices (gateway.shardchannels): a
+# revocation concerns every gateway whichever node it listens on, and on a cluster a PUBLISH
+# reaches every node over the cluster bus, which a sharded one would not. Revocations are rare
+# (an account deleted by hand), so that broadcast costs nothing worth saving.
 CHANNEL: Final = f"{PREFIX}:revocations"
 # Answers remembered at most; past this the memory starts afresh.
 _MAX_ANSWERS: Final = 100_000
@@ -43,13 +47,13 @@ def revoked_user_key(user_id: int) -> str:
     return f"{PREFIX}:revoked:{{user:{user_id}}}"
 
 
-async def revoke_user(redis: Redis, user_id: int, *, token_ttl_seconds: int) -> None:
+async def revoke_user(redis: RedisClient, user_id: int, *, token_ttl_seconds: int) -> None:
     """Refuse every token already issued to `user_id`, for as long as one could be unexpired."""
     await redis.set(revoked_user_key(user_id), 1, ex=token_ttl_seconds + CLOCK_SKEW_SECONDS)
     await redis.publish(CHANNEL, str(user_id))
 
 
-async def unrevoke_user(redis: Redis, user_id: int) -> None:
+async def unrevoke_user(redis: RedisClient, user_id: int) -> None:
     """Undo `revoke_user`, for a deletion that was refused after all."""
     await redis.delete(revoked_user_key(user_id))
     await redis.publish(CHANNEL, str(user_id))
@@ -61,7 +65,7 @@ class Revocations:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: RedisClient,
         *,
         remember_seconds: float,
         clock: Callable[[], float] = time.monotonic,
@@ -120,6 +124,9 @@ class Revocations:
         while True:
             pubsub = self._redis.pubsub()
             try:
+                # On a cluster the subscription goes to the node the client's slot map names
+                # for the channel; after a lost node that map must be read again.
+                await read_slot_map(self._redis)
                 await pubsub.subscribe(CHANNEL)
                 while True:
                     message = await pubsub.get_message(timeout=_POLL_SECONDS)

@@ -14,10 +14,9 @@ from gateway.payments.stripe_provider import StripeProvider
 from gateway.payments.webhook import OnOutcome, WebhookHandler
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from config import Settings
     from engine.client import EngineClient
+    from engine.redis_client import RedisClient
     from gateway.metrics import GatewayMetrics
     from persistence import Database
 
@@ -29,7 +28,7 @@ def webhook_handler(
     *,
     db: Database,
     engine: EngineClient,
-    redis: Redis,
+    redis: RedisClient,
     on_outcome: OnOutcome | None = None,
 ) -> WebhookHandler:
     return WebhookHandler(
@@ -48,7 +47,7 @@ async def open_payments(
     *,
     db: Database,
     engine: EngineClient,
-    redis: Redis,
+    redis: RedisClient,
     metrics: GatewayMetrics | None = None,
 ) -> AsyncIterator[PaymentProvider]:
     """The configured provider, with this process's outbox worker running beside it; on exit

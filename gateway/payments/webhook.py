@@ -44,10 +44,9 @@ from persistence.payments import (
 from persistence.seat_state import get_hold
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from config import EngineSettings
     from engine.client import EngineClient
+    from engine.redis_client import RedisClient
     from persistence import Database
     from persistence.database import Connection
 
@@ -150,7 +149,7 @@ class WebhookHandler:
         *,
         db: Database,
         engine: EngineClient,
-        redis: Redis,
+        redis: RedisClient,
         engine_settings: EngineSettings,
         webhook_secret: str,
         on_outcome: OnOutcome | None = None,

@@ -42,9 +42,8 @@ from tests.helpers.engine import RunningEngine
 from tests.helpers.users import DEFAULT_PASSWORD
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from config import Settings
+    from engine.redis_client import RedisClient
     from persistence import Database
 
 CHROMIUM: Final = "/usr/bin/chromium"
@@ -231,7 +230,7 @@ class OpenStack(Protocol):
 
 @pytest.fixture
 async def open_stack(
-    make_settings: Callable[..., Settings], db: Database, redis: Redis
+    make_settings: Callable[..., Settings], db: Database, redis: RedisClient
 ) -> AsyncIterator[OpenStack]:
     """`await open_stack(HOLD_TTL_SECONDS="3")`: the gateway on a free loopback port (known
     before the app is built, so PUBLIC_URL and the checkout's return address are right) and an

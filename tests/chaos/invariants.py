@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-from redis.asyncio import Redis
-
 from config import Settings
 from domain.statuses import SeatStatus
 from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
+from engine.redis_client import RedisClient
 from engine.snapshot import read_snapshot
 from persistence import Database
 from tests.chaos.rush import Outcome
@@ -89,7 +88,7 @@ async def retries_get_recorded_answer(
 
 async def redis_holds_match(
     verdict: Verdict,
-    redis: Redis,
+    redis: RedisClient,
     settings: Settings,
     event_id: int,
     owner: Mapping[int, str],
@@ -134,7 +133,7 @@ async def event_seats(db: Database, event_id: int) -> dict[int, tuple[str, str |
 
 async def mariadb_converges(
     verdict: Verdict,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     settings: Settings,
     event_id: int,
@@ -171,7 +170,7 @@ async def mariadb_converges(
 async def engine_invariants(
     verdict: Verdict,
     client: EngineClient,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     settings: Settings,
     event_id: int,

@@ -17,7 +17,6 @@ from typing import Any, Final, cast
 
 import aiohttp
 import orjson
-from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from config import EngineSettings
@@ -25,6 +24,7 @@ from domain.statuses import Role
 from domain.waiting_room import QueueState
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import RoomWire
+from engine.redis_client import RedisClient
 from gateway.auth.tokens import TokenCodec
 from tests.chaos.stack import JWT_SECRET
 
@@ -45,7 +45,7 @@ class Joiner:
     left: bool = False  # a leave was answered
 
 
-async def read_places(redis: Redis, key: str) -> dict[int, dict[str, Any]]:
+async def read_places(redis: RedisClient, key: str) -> dict[int, dict[str, Any]]:
     """The places hash as user id → record (the engine's own record, draw included)."""
     raw: dict[bytes | str, bytes | str] = await redis.hgetall(key)
     return {int(user): orjson.loads(record) for user, record in raw.items()}
@@ -146,7 +146,7 @@ class QueueCrowd:
 class RoomWatch:
     """Every room broadcast on the event's queue channel, in the order a subscriber got them."""
 
-    redis: Redis
+    redis: RedisClient
     channel: str
     rooms: list[RoomWire] = field(default_factory=list)
     received_at: list[float] = field(default_factory=list)  # monotonic, one per room
@@ -154,7 +154,7 @@ class RoomWatch:
     _pubsub: PubSub | None = None
 
     @classmethod
-    def of(cls, redis: Redis, settings: EngineSettings, event_id: int) -> RoomWatch:
+    def of(cls, redis: RedisClient, settings: EngineSettings, event_id: int) -> RoomWatch:
         keys = ShardKeys(shard_of(event_id, settings.shards))
         return cls(redis, keys.queue_channel(event_id))
 

@@ -8,11 +8,11 @@ import signal
 from typing import Any, Final
 
 import pytest
-from redis.asyncio import Redis
 
 from config import Settings
 from engine.client import EngineClient
 from engine.keys import ShardKeys
+from engine.redis_client import RedisClient
 from persistence import Database
 from tests.chaos.invariants import Verdict, engine_invariants
 from tests.chaos.report import ScenarioResult
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
 @pytest.mark.long
 async def test_engine_kill_9_restarted_after_1_s(
     stack: Stack,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:
@@ -52,7 +52,7 @@ async def test_engine_kill_9_restarted_after_1_s(
 
 async def test_engine_kill_9_with_a_standby_taking_over(
     stack: Stack,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:
@@ -84,7 +84,7 @@ async def test_engine_kill_9_with_a_standby_taking_over(
 
 async def test_engine_joins_mid_rush_then_the_first_leaves_by_sigterm(
     stack: Stack,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:
@@ -125,7 +125,7 @@ async def test_engine_joins_mid_rush_then_the_first_leaves_by_sigterm(
     conclude(verdict, stack, chaos_result)
 
 
-async def _shard_state(redis: Redis) -> dict[bytes, bytes | None]:
+async def _shard_state(redis: RedisClient) -> dict[bytes, bytes | None]:
     """Every key of every shard with its serialized value (DUMP leaves TTLs out, so the new
     owner's lease renewals do not count as changes)."""
     state: dict[bytes, bytes | None] = {}
@@ -148,7 +148,7 @@ async def _stored_state(db: Database, event_id: int) -> list[list[dict[str, Any]
         ]
 
 
-async def _queues_empty(redis: Redis, within: float) -> None:
+async def _queues_empty(redis: RedisClient, within: float) -> None:
     """Until no shard has a command queued or in flight: the owner has applied everything."""
     async with asyncio.timeout(within):
         while True:
@@ -162,7 +162,9 @@ async def _queues_empty(redis: Redis, within: float) -> None:
             await asyncio.sleep(0.05)
 
 
-async def _frozen_owner(stack: Stack, redis: Redis, db: Database, result: ScenarioResult) -> None:
+async def _frozen_owner(
+    stack: Stack, redis: RedisClient, db: Database, result: ScenarioResult
+) -> None:
     event = await seeded(db)
     stack.start("engine-0", "engine")
     for shard in range(SHARDS):
@@ -233,7 +235,7 @@ async def _frozen_owner(stack: Stack, redis: Redis, db: Database, result: Scenar
 
 async def test_frozen_engine_is_fenced_and_stands_down(
     stack: Stack,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:
@@ -249,7 +251,7 @@ _WAKE_BURST: Final = 320
 @pytest.mark.long
 async def test_frozen_engine_resumed_mid_rush_loses_no_command(
     stack: Stack,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
 from domain.statuses import Role
+from engine.redis_client import RedisClient
 from gateway.auth.tokens import TokenCodec
 from persistence import Database
 from tests.chaos.invariants import Verdict, granted_seats, mariadb_converges, redis_holds_match
@@ -91,7 +91,7 @@ class HttpRush:
 
 async def test_gateway_killed_mid_request(
     stack: Stack,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:

@@ -7,10 +7,10 @@ import asyncio
 import time
 
 import pytest
-from redis.asyncio import Redis
 
 from engine.client import EngineClient
 from engine.keys import ShardKeys
+from engine.redis_client import RedisClient
 from persistence import Database
 from tests.chaos.invariants import Verdict, engine_grants, engine_invariants, event_seats
 from tests.chaos.report import ScenarioResult
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90 * scale())]
 
 async def test_sigterm_to_every_process_mid_rush(
     stack: Stack,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:

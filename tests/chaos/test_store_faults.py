@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-from redis.asyncio import Redis
 
 from bench.stack import SeededEvent
 from config import Settings
@@ -18,7 +17,7 @@ from domain.errors import EngineUnavailable
 from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import RejectCode, Reply, idempotent_command_id
-from engine.redis_client import connect_redis
+from engine.redis_client import RedisClient, connect_redis
 from persistence import Database
 from tests.chaos.invariants import Verdict, engine_invariants, grants_by_seat
 from tests.chaos.report import ScenarioResult
@@ -78,7 +77,7 @@ async def test_mariadb_down_mid_rush(
     make_stack: Callable[..., Stack],
     redis_server: RedisServer,
     private_mariadb: MariaDBServer,
-    redis: Redis,
+    redis: RedisClient,
     chaos_result: ScenarioResult,
 ) -> None:
     """MariaDB stopped mid-rush, then restarted"""
@@ -151,7 +150,7 @@ async def test_mariadb_frozen_mid_rush(
     make_stack: Callable[..., Stack],
     redis_server: RedisServer,
     private_mariadb: MariaDBServer,
-    redis: Redis,
+    redis: RedisClient,
     chaos_result: ScenarioResult,
 ) -> None:
     """MariaDB frozen (SIGSTOP) mid-rush, then thawed"""

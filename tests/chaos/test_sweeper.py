@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable
 
 import pytest
-from redis.asyncio import Redis
 
 from devstack.servers import MariaDBServer, RedisServer
 from domain.statuses import SeatStatus
 from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import ExpireRequest, decode_command
+from engine.redis_client import RedisClient
 from engine.snapshot import read_snapshot
 from persistence import Database
 from tests.chaos.invariants import (
@@ -36,7 +36,7 @@ HOLD_TTL_SECONDS = 3.0
 BATCH = 512  # the fresh engine takes every queued expire request in its first turn
 
 
-async def _asked_to_expire(redis: Redis, queue: str) -> set[str]:
+async def _asked_to_expire(redis: RedisClient, queue: str) -> set[str]:
     """Hold ids the queued sweeper commands ask to expire."""
     raws: list[bytes] = await redis.lrange(queue, 0, -1)  # type: ignore[assignment]
     asked = set()
@@ -52,7 +52,7 @@ async def test_sweeper_expires_holds_whose_timers_were_lost(
     make_stack: Callable[..., Stack],
     redis_server: RedisServer,
     mariadb_server: MariaDBServer,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:

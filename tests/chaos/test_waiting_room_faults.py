@@ -12,7 +12,6 @@ from typing import Any, Final
 
 import aiohttp
 import pytest
-from redis.asyncio import Redis
 
 from bench.stack import seed_event
 from devstack.servers import MariaDBServer, RedisServer
@@ -21,6 +20,7 @@ from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import RoomWire
 from engine.queue_view import read_room
+from engine.redis_client import RedisClient
 from persistence import Database
 from tests.chaos.invariants import Verdict
 from tests.chaos.queue_rush import Joiner, QueueCrowd, RoomWatch, read_places
@@ -48,7 +48,7 @@ async def test_engine_kill_9_mid_admission(
     make_stack: Callable[..., Stack],
     redis_server: RedisServer,
     mariadb_server: MariaDBServer,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
     chaos_result: ScenarioResult,
 ) -> None:
@@ -153,7 +153,7 @@ async def _shop_when_admitted(
     watch: RoomWatch,
     crowd: QueueCrowd,
     session: aiohttp.ClientSession,
-    redis: Redis,
+    redis: RedisClient,
     places_key: str,
 ) -> None:
     """After each broadcast, the buyers it admitted go shopping (a test's shortcut for each

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from config import Environment, Settings, SettingsError
+from config import Environment, RedisMode, RedisNode, Settings, SettingsError
 from config.settings import DEV_JWT_SECRET, DEV_WEBHOOK_SECRET
 
 # Shaped like real ones; made up for these tests.
@@ -66,6 +66,12 @@ def test_variables_override_the_defaults() -> None:
         ("AUTH_REVOCATION_CACHE_MS", "soon"),
         ("RATE_LIMIT_HOLDS_PER_USER", "30"),
         ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("REDIS_URL", "redis+cluster://"),
+        ("REDIS_URL", "redis+cluster://10.0.0.1"),
+        ("REDIS_URL", "redis+cluster://10.0.0.1:7000,"),
+        ("REDIS_URL", "redis+cluster://10.0.0.1:99999"),
+        ("REDIS_URL", "redis+cluster://10.0.0.1:7000/2"),
+        ("REDIS_MIN_REPLICAS", "-1"),
         ("DATABASE_URL", "postgres://u:p@127.0.0.1/db"),
         ("RATE_LIMITS", "maybe"),
         ("WRITE_BEHIND", "sometimes"),
@@ -156,3 +162,33 @@ def test_database_timeouts_have_defaults_and_a_floor_above_the_engines_lock_wait
         ("DATABASE_READ_TIMEOUT_SECONDS", "nan"),
     ]:
         assert refusal({name: value}).startswith(f"{name}={value!r} is invalid")
+
+
+def test_one_redis_server_is_the_default_mode() -> None:
+    redis = Settings.from_env({"REDIS_URL": "redis://10.0.0.1:6380/2"}).redis
+    assert (redis.mode, redis.url, redis.seed_nodes) == (
+        RedisMode.SINGLE,
+        "redis://10.0.0.1:6380/2",
+        (),
+    )
+
+
+def test_a_cluster_url_names_its_seed_nodes_and_credentials() -> None:
+    settings = Settings.from_env(
+        {
+            "REDIS_URL": "redis+cluster://app:s%40cret@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002",
+            "REDIS_MIN_REPLICAS": "1",
+        }
+    )
+    assert settings.redis.mode is RedisMode.CLUSTER
+    assert settings.redis.seed_nodes == (
+        RedisNode("10.0.0.1", 7000),
+        RedisNode("10.0.0.2", 7001),
+        RedisNode("::1", 7002),
+    )
+    assert (settings.redis.username, settings.redis.password) == ("app", "s@cret")
+    assert (settings.engine.min_replicas, settings.engine.replica_wait_ms) == (1, 1000)
+
+
+def test_no_replica_is_waited_for_by_default() -> None:
+    assert Settings.from_env({}).engine.min_replicas == 0

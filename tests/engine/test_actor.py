@@ -6,13 +6,12 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from redis.asyncio import Redis
-
 from config import Settings
 from devstack.servers import MariaDBServer
 from domain.errors import EngineUnavailable
 from engine.client import EngineClient
 from engine.protocol import Reply, idempotent_command_id
+from engine.redis_client import RedisClient
 from persistence import Database
 from tests.helpers.catalog import MakeEvent
 from tests.helpers.engine import Buyers, RunningEngine, ask_hold
@@ -21,7 +20,7 @@ from tests.helpers.engine import Buyers, RunningEngine, ask_hold
 async def test_a_hung_event_load_does_not_hold_up_other_events_of_the_shard(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     mariadb_server: MariaDBServer,
     make_event: MakeEvent,
     buyers: Buyers,

@@ -8,7 +8,6 @@ import signal
 from collections.abc import Callable
 
 import pytest
-from redis.asyncio import Redis
 
 from config import Settings
 from devstack.servers import MariaDBServer
@@ -16,6 +15,7 @@ from domain.errors import EngineUnavailable
 from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import HoldView, Reply, idempotent_command_id
+from engine.redis_client import RedisClient
 from persistence import Database
 from persistence.migrate import migrate
 from persistence.users import create_user
@@ -48,7 +48,7 @@ async def held_in_mariadb(db: Database, event_id: int) -> dict[int, str]:
 
 
 async def test_holds_keep_working_while_mariadb_is_down_and_the_journal_catches_up(
-    make_settings: Callable[..., Settings], private_mariadb: MariaDBServer, redis: Redis
+    make_settings: Callable[..., Settings], private_mariadb: MariaDBServer, redis: RedisClient
 ) -> None:
     settings = make_settings(DATABASE_URL=private_mariadb.url)
     db = await Database.connect(settings.database)
@@ -104,7 +104,7 @@ async def test_kill_9_mid_burst_loses_no_granted_hold_and_doubles_no_seat(
     settings: Settings,
     mariadb_server: MariaDBServer,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     engine_process: Callable[[dict[str, str]], EngineProcess],
 ) -> None:
     env = {

@@ -8,8 +8,6 @@ from collections.abc import Callable
 
 import orjson
 import pytest
-from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
 
 from config import Settings
 from domain.statuses import HoldStatus, SeatStatus
@@ -25,8 +23,10 @@ from engine.protocol import (
     idempotent_command_id,
     new_command_id,
 )
+from engine.redis_client import RedisClient
 from engine.scripts import Scripts
 from engine.sweeper import Sweeper
+from gateway.shardchannels import Kind, ShardChannels
 from persistence import Database
 from persistence.seat_state import (
     Fenced,
@@ -44,18 +44,19 @@ from tests.helpers.engine import (
     ask_hold,
     journals_drained,
 )
+from tests.helpers.redis_modes import ON_BOTH_REDIS
 
 
-async def next_seat_change(pubsub: PubSub) -> list[dict[str, object]]:
+async def next_seat_change(channels: ShardChannels) -> list[dict[str, object]]:
     """The changes of the next `seats` message on a subscribed seat channel."""
     async with asyncio.timeout(5):
-        async for message in pubsub.listen():
-            if message["type"] == "message":
-                body = orjson.loads(message["data"])
+        while True:
+            message = await channels.get_message(1.0)
+            if message is not None and message.kind is Kind.MESSAGE:
+                body = orjson.loads(message.data)
                 if body["type"] == "seats":
                     changes: list[dict[str, object]] = body["changes"]
                     return changes
-    raise AssertionError("the seat channel closed")
 
 
 async def stored_seats(
@@ -74,7 +75,7 @@ async def test_write_behind_converges_to_the_engine_state(
     engine_client: EngineClient,
     make_event: MakeEvent,
     buyers: Buyers,
-    redis: Redis,
+    redis: RedisClient,
     settings: Settings,
     db: Database,
 ) -> None:
@@ -127,7 +128,7 @@ async def test_a_new_owner_recovers_every_active_hold(
     engine_client: EngineClient,
     make_event: MakeEvent,
     buyers: Buyers,
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     event = await make_event(seats=6)
     alice, bob = await buyers(2)
@@ -148,8 +149,9 @@ async def test_a_new_owner_recovers_every_active_hold(
     assert again.rejection.details["seat_ids"] == [event.seat_ids[1]]
 
 
+@ON_BOTH_REDIS
 async def test_commands_in_flight_when_an_actor_died_are_decided_by_the_next_one(
-    settings: Settings, db: Database, redis: Redis, make_event: MakeEvent, buyers: Buyers
+    settings: Settings, db: Database, redis: RedisClient, make_event: MakeEvent, buyers: Buyers
 ) -> None:
     event = await make_event(seats=4)
     [alice] = await buyers(1)
@@ -192,7 +194,7 @@ async def test_a_retried_command_gets_the_first_decision(
 
 
 async def test_a_stale_token_can_write_neither_redis_nor_mariadb(
-    settings: Settings, db: Database, redis: Redis, make_event: MakeEvent, buyers: Buyers
+    settings: Settings, db: Database, redis: RedisClient, make_event: MakeEvent, buyers: Buyers
 ) -> None:
     event = await make_event(seats=2)
     keys = ShardKeys(0)
@@ -249,7 +251,7 @@ async def test_a_stale_token_can_write_neither_redis_nor_mariadb(
 async def test_a_paused_owner_stands_down_and_its_commands_are_decided_by_the_next(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -282,10 +284,11 @@ async def test_a_paused_owner_stands_down_and_its_commands_are_decided_by_the_ne
         await running.stop()
 
 
+@ON_BOTH_REDIS
 async def test_the_actors_own_timer_expires_a_hold(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -298,7 +301,7 @@ async def test_the_actors_own_timer_expires_a_hold(
     )
     running = RunningEngine(settings, db, clock=clock)
     await running.start()
-    pubsub = redis.pubsub()
+    pubsub = ShardChannels(redis)
     try:
         async with EngineClient(redis, settings.engine) as client:
             held = (await ask_hold(client, event.event_id, alice, event.seat_ids[:1])).hold
@@ -310,14 +313,14 @@ async def test_the_actors_own_timer_expires_a_hold(
         ]
         assert running.actor_state(event.event_id).holds[held.id].status is HoldStatus.EXPIRED
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
         await running.stop()
 
 
 async def test_the_sweeper_asks_for_holds_an_absent_actor_missed(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -343,7 +346,7 @@ async def test_the_sweeper_asks_for_holds_an_absent_actor_missed(
     queued = await redis.lrange(keys.commands, 0, -1)
     assert [orjson.loads(raw)["hold_id"] for raw in queued] == [held.id]
 
-    changes = redis.pubsub()
+    changes = ShardChannels(redis)
     await changes.subscribe(keys.seat_channel(event.event_id))
     await running.start()
     try:
@@ -358,5 +361,5 @@ async def test_the_sweeper_asks_for_holds_an_absent_actor_missed(
         assert isinstance(row, HoldRow)
         assert row.status is HoldStatus.EXPIRED
     finally:
-        await changes.aclose()  # type: ignore[no-untyped-call]
+        await changes.aclose()
         await running.stop()

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 import pytest
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from bench.stack import wait_for_owners
 from config import Settings
@@ -18,7 +17,7 @@ from engine.client import EngineClient
 from engine.flusher import Flusher, ShardJournalWriter
 from engine.keys import ShardKeys, shard_of
 from engine.metrics import EngineMetrics, FlusherMetrics
-from engine.redis_client import connect_redis
+from engine.redis_client import RedisClient, connect_redis
 from engine.writebehind import write_through
 from persistence import Database
 from persistence.seat_state import Fenced
@@ -80,7 +79,7 @@ def sample(registry: CollectorRegistry, name: str, shard: int) -> float:
 async def test_the_flusher_writes_the_journal_through_under_the_owners_token(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -122,7 +121,7 @@ async def test_a_flush_read_before_a_takeover_is_fenced_and_the_new_owner_writes
     make_settings: Callable[..., Settings],
     mariadb_server: MariaDBServer,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
     engine_process: Callable[[Mapping[str, str]], EngineProcess],
@@ -194,7 +193,7 @@ async def test_a_flush_read_before_a_takeover_is_fenced_and_the_new_owner_writes
 async def test_the_engine_backs_up_an_absent_flusher(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -221,7 +220,7 @@ async def test_the_engine_backs_up_an_absent_flusher(
 async def test_inline_the_engine_flushes_after_every_turn(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:

@@ -6,12 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from redis.asyncio import Redis
 
 from config import Settings
 from engine.clock import SystemClock
 from engine.keys import ShardKeys
-from engine.redis_client import connect_redis
+from engine.redis_client import RedisClient, connect_redis
 from engine.shard_count import ShardCountMismatch
 from engine.supervisor import Engine
 from persistence import Database
@@ -21,7 +20,7 @@ STOPS_WITHIN = 10.0
 
 
 @pytest.fixture
-async def engine_redis(settings: Settings, redis: Redis) -> AsyncIterator[Redis]:
+async def engine_redis(settings: Settings, redis: RedisClient) -> AsyncIterator[RedisClient]:
     """A client of the engine's own (after the test's `redis` has emptied the server)."""
     client = connect_redis(settings.redis, extra_connections=SHARDS)
     yield client
@@ -41,7 +40,10 @@ async def _run_to_mismatch(engine: Engine) -> ShardCountMismatch:
 
 
 async def test_an_engine_takes_no_lease_under_another_shard_count(
-    make_settings: Callable[..., Settings], db: Database, redis: Redis, engine_redis: Redis
+    make_settings: Callable[..., Settings],
+    db: Database,
+    redis: RedisClient,
+    engine_redis: RedisClient,
 ) -> None:
     for shard in range(2 * SHARDS):
         await redis.set(ShardKeys(shard).shard_count, 2 * SHARDS)
@@ -57,7 +59,10 @@ async def test_an_engine_takes_no_lease_under_another_shard_count(
 
 
 async def test_an_engine_waiting_for_a_lease_does_not_take_it_once_the_count_changed(
-    make_settings: Callable[..., Settings], db: Database, redis: Redis, engine_redis: Redis
+    make_settings: Callable[..., Settings],
+    db: Database,
+    redis: RedisClient,
+    engine_redis: RedisClient,
 ) -> None:
     settings = make_settings(ENGINE_SHARDS=str(SHARDS), ENGINE_LEASE_TTL_MS="600")
     taken = ShardKeys(1)

@@ -12,13 +12,13 @@ from typing import Final
 import orjson
 import pytest
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from config import Settings
 from engine.client import EngineClient
 from engine.keys import ShardKeys, reply_list, shard_of
 from engine.metrics import EngineMetrics, SweeperMetrics
 from engine.protocol import HoldRequest, RejectCode, Reply, encode_command, new_command_id
+from engine.redis_client import RedisClient
 from engine.sweeper import Sweeper
 from persistence import Database
 from telemetry.logs import RequestContext, stamp_request_id
@@ -65,7 +65,7 @@ def registry() -> CollectorRegistry:
 
 @pytest.fixture
 async def metered_engine(
-    settings: Settings, db: Database, redis: Redis, registry: CollectorRegistry
+    settings: Settings, db: Database, redis: RedisClient, registry: CollectorRegistry
 ) -> RunningEngine:
     running = RunningEngine(settings, db, metrics=EngineMetrics.create(registry))
     await running.start()
@@ -127,7 +127,10 @@ async def test_holds_move_the_decision_metrics_by_exactly_what_was_decided(
 
 
 async def test_ownership_gauges_match_the_leases_and_go_to_zero_on_stop(
-    metered_engine: RunningEngine, registry: CollectorRegistry, redis: Redis, settings: Settings
+    metered_engine: RunningEngine,
+    registry: CollectorRegistry,
+    redis: RedisClient,
+    settings: Settings,
 ) -> None:
     shards = settings.engine.shards
     assert sample(registry, "rushqueue_engine_shards") == shards
@@ -163,7 +166,7 @@ async def test_journal_lag_shows_while_mariadb_holds_the_flush_back_and_clears_a
     make_event: MakeEvent,
     buyers: Buyers,
     settings: Settings,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
 ) -> None:
     event = await make_event(seats=2)
@@ -211,7 +214,7 @@ async def test_a_slow_decision_is_logged_with_the_request_that_asked(
     make_event: MakeEvent,
     buyers: Buyers,
     settings: Settings,
-    redis: Redis,
+    redis: RedisClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.handler.addFilter(stamp_request_id)
@@ -277,7 +280,7 @@ async def test_a_rejection_is_logged_at_debug_with_the_gateway_request_id(
 async def test_the_sweeper_counts_its_runs_the_overdue_holds_and_the_expires_it_queued(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -323,7 +326,7 @@ async def test_the_sweeper_counts_its_runs_the_overdue_holds_and_the_expires_it_
 
 
 async def test_waiting_rooms_report_who_waits_who_shops_and_each_admission(
-    settings: Settings, db: Database, redis: Redis, make_event: MakeEvent, buyers: Buyers
+    settings: Settings, db: Database, redis: RedisClient, make_event: MakeEvent, buyers: Buyers
 ) -> None:
     clock = ManualClock()
     registry = CollectorRegistry()
@@ -351,7 +354,7 @@ async def test_a_burst_of_slow_decisions_is_one_log_line_a_second(
     make_event: MakeEvent,
     buyers: Buyers,
     settings: Settings,
-    redis: Redis,
+    redis: RedisClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     event = await make_event(seats=5)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from redis.asyncio import Redis
 
 from config import Settings
 from engine.client import EngineClient
@@ -15,6 +14,7 @@ from engine.keys import ShardKeys, shard_of
 from engine.lease import LeaseLost, ShardLease
 from engine.protocol import HoldRequest, Reply, encode_command
 from engine.queue import ShardQueue
+from engine.redis_client import RedisClient
 from engine.scripts import Scripts
 from persistence import Database
 from tests.helpers.catalog import MakeEvent
@@ -36,7 +36,7 @@ def hold(command_id: str, event_id: int, user_id: int, seat_id: int) -> bytes:
 
 
 async def test_a_command_moved_in_flight_after_the_take_survives_the_apply(
-    settings: Settings, db: Database, redis: Redis, make_event: MakeEvent, buyers: Buyers
+    settings: Settings, db: Database, redis: RedisClient, make_event: MakeEvent, buyers: Buyers
 ) -> None:
     event = await make_event(seats=4)
     [alice] = await buyers(1)
@@ -87,7 +87,7 @@ async def test_a_command_moved_in_flight_after_the_take_survives_the_apply(
 
 
 async def test_a_stale_token_takes_nothing(
-    redis: Redis, make_event: MakeEvent, buyers: Buyers, settings: Settings
+    redis: RedisClient, make_event: MakeEvent, buyers: Buyers, settings: Settings
 ) -> None:
     event = await make_event(seats=2)
     [alice] = await buyers(1)
@@ -119,7 +119,7 @@ async def test_a_stale_token_takes_nothing(
 async def test_a_busy_shard_applies_and_takes_in_one_round_trip(
     settings: Settings,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -153,7 +153,7 @@ async def test_a_busy_shard_applies_and_takes_in_one_round_trip(
 async def test_scripts_forgotten_by_redis_are_loaded_again_without_losing_a_command(
     settings: Settings,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -176,7 +176,7 @@ async def test_scripts_forgotten_by_redis_are_loaded_again_without_losing_a_comm
 
 
 async def test_a_stopping_owner_leaves_its_blocking_read_at_once_and_loses_nothing(
-    settings: Settings, redis: Redis, make_event: MakeEvent, buyers: Buyers
+    settings: Settings, redis: RedisClient, make_event: MakeEvent, buyers: Buyers
 ) -> None:
     event = await make_event(seats=2)
     [alice] = await buyers(1)
@@ -204,7 +204,7 @@ async def test_a_stopping_owner_leaves_its_blocking_read_at_once_and_loses_nothi
     assert await waiting == [command]
 
 
-async def blocked_in_blmove(redis: Redis) -> None:
+async def blocked_in_blmove(redis: RedisClient) -> None:
     """Until Redis has a client blocked in BLMOVE: Redis announces nothing, so this polls."""
     async with asyncio.timeout(5):
         while True:

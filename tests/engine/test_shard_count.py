@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from redis.asyncio import Redis
 
 from config import EngineSettings, Settings
 from engine.client import EngineClient
 from engine.keys import ShardKeys
+from engine.redis_client import RedisClient
 from engine.shard_count import (
     ShardCountChangeRefused,
     ShardCountMismatch,
@@ -22,12 +22,12 @@ from tests.helpers.catalog import MakeEvent
 from tests.helpers.engine import Buyers, RunningEngine, ask_hold, journals_drained
 
 
-async def stored_counts(redis: Redis, shards: int) -> list[object]:
+async def stored_counts(redis: RedisClient, shards: int) -> list[object]:
     return [await redis.get(ShardKeys(shard).shard_count) for shard in range(shards)]
 
 
 async def test_the_first_process_stores_its_count_and_every_other_must_agree(
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     await claim_shard_count(redis, 2)
     await claim_shard_count(redis, 2)
@@ -44,7 +44,7 @@ async def test_the_first_process_stores_its_count_and_every_other_must_agree(
 
 @pytest.mark.parametrize("busy", ["lease", "commands", "inflight", "journal"])
 async def test_the_count_is_not_changed_while_a_shard_is_owned_or_has_work(
-    redis: Redis, busy: str
+    redis: RedisClient, busy: str
 ) -> None:
     await claim_shard_count(redis, 2)
     keys = ShardKeys(1)
@@ -62,7 +62,7 @@ async def test_the_count_is_not_changed_while_a_shard_is_owned_or_has_work(
 
 
 async def test_a_quiet_deployment_changes_its_count_and_old_processes_are_refused(
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     await claim_shard_count(redis, 4)
 
@@ -81,7 +81,7 @@ async def test_a_quiet_deployment_changes_its_count_and_old_processes_are_refuse
 async def test_a_stack_from_the_four_shard_days_moves_to_the_default_and_keeps_its_holds(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:

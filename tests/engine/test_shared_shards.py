@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 
 import pytest
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from config import Settings
 from devstack.servers import MariaDBServer
@@ -24,6 +23,7 @@ from engine.keys import MembershipKeys, ShardKeys, shard_of
 from engine.membership import Members, Membership
 from engine.metrics import EngineMetrics
 from engine.protocol import Reply, idempotent_command_id
+from engine.redis_client import RedisClient
 from engine.scripts import Scripts
 from engine.supervisor import Engine
 from engine.waiting import cancel_and_wait
@@ -108,7 +108,7 @@ async def beat(membership: Membership) -> tuple[bool, Members]:
     return await membership.heartbeat(), membership.members
 
 
-async def test_membership_sees_joins_leaves_and_lapses(redis: Redis) -> None:
+async def test_membership_sees_joins_leaves_and_lapses(redis: RedisClient) -> None:
     scripts = Scripts.register(redis)
     first = Membership(redis, scripts, member="a", ttl_ms=500)
     second = Membership(redis, scripts, member="b", ttl_ms=500)
@@ -131,7 +131,7 @@ async def test_membership_sees_joins_leaves_and_lapses(redis: Redis) -> None:
 
 
 async def test_a_member_that_was_paused_past_its_ttl_waits_before_it_rejoins(
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     scripts = Scripts.register(redis)
     paused = Membership(redis, scripts, member="a", ttl_ms=300)
@@ -153,7 +153,7 @@ async def test_a_member_that_was_paused_past_its_ttl_waits_before_it_rejoins(
 async def test_two_then_three_engines_share_the_shards_evenly_and_quickly(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -210,7 +210,7 @@ def sizes_of(running: RunningEngine) -> int:
 async def test_an_engine_joining_mid_stream_loses_and_doubles_no_command(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -293,7 +293,7 @@ async def test_an_engine_joining_mid_stream_loses_and_doubles_no_command(
 async def test_a_stopping_engine_leaves_first_and_hands_its_shards_over(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -330,7 +330,7 @@ async def test_a_stopping_engine_leaves_first_and_hands_its_shards_over(
 async def test_a_killed_engines_shards_are_taken_when_its_leases_lapse(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     engine_process: Callable[[dict[str, str]], EngineProcess],
     mariadb_server: MariaDBServer,
 ) -> None:
@@ -375,7 +375,7 @@ async def test_a_killed_engines_shards_are_taken_when_its_leases_lapse(
 
 
 async def until_leases_held(
-    redis: Redis, shards: frozenset[int], *, not_by: str, within: float
+    redis: RedisClient, shards: frozenset[int], *, not_by: str, within: float
 ) -> None:
     """Until another owner than `not_by` holds every one of `shards` (a child process)."""
     async with asyncio.timeout(within):

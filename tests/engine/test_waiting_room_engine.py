@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import orjson
 import pytest
-from redis.asyncio import Redis
 
 from config import Settings
 from domain.waiting_room import QueueState
@@ -18,14 +17,17 @@ from engine.client import EngineClient
 from engine.keys import ShardKeys, shard_of
 from engine.protocol import RejectCode, RoomWire
 from engine.queue_view import read_place, read_room
+from engine.redis_client import RedisClient
+from gateway.shardchannels import Kind, ShardChannels
 from persistence import Database
 from tests.helpers.catalog import MakeEvent
 from tests.helpers.engine import Buyers, ManualClock, RunningEngine, ask_hold
+from tests.helpers.redis_modes import ON_BOTH_REDIS
 from tests.helpers.waiting_room import configure_room, join, room
 
 
 async def room_where(
-    redis: Redis,
+    redis: RedisClient,
     settings: Settings,
     event_id: int,
     done: Callable[[RoomWire], bool],
@@ -51,7 +53,7 @@ async def test_a_place_is_durable_and_the_same_on_every_join(
     make_event: MakeEvent,
     buyers: Buyers,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     settings: Settings,
 ) -> None:
     future = datetime(2100, 1, 1, tzinfo=UTC)
@@ -66,19 +68,20 @@ async def test_a_place_is_durable_and_the_same_on_every_join(
     assert stored == first
 
 
+@ON_BOTH_REDIS
 async def test_admission_is_broadcast_and_gates_holds(
     engine: RunningEngine,
     engine_client: EngineClient,
     make_event: MakeEvent,
     buyers: Buyers,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     settings: Settings,
 ) -> None:
     event = await make_event(seats=4)
     alice, bob = await buyers(2)
     keys = ShardKeys(shard_of(event.event_id, settings.engine.shards))
-    pubsub = redis.pubsub()
+    pubsub = ShardChannels(redis)
     await pubsub.subscribe(keys.queue_channel(event.event_id))
     try:
         await configure_room(db, engine_client, event.event_id, room(rate=60, cap=1))
@@ -88,16 +91,17 @@ async def test_admission_is_broadcast_and_gates_holds(
         place = await join(engine_client, event.event_id, alice)
         await join(engine_client, event.event_id, bob)
         async with asyncio.timeout(10):
-            async for message in pubsub.listen():
-                if message["type"] != "message":
+            while True:
+                message = await pubsub.get_message(1.0)
+                if message is None or message.kind is not Kind.MESSAGE:
                     continue
-                body = orjson.loads(message["data"])
+                body = orjson.loads(message.data)
                 if body["admitted_through"] >= (place.rank or 0):
                     break
         assert body["inside"] == 1
         assert body["type"] == "queue"
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
     held = await ask_hold(engine_client, event.event_id, alice, event.seat_ids[:1])
     assert held.ok
     outsider = await ask_hold(engine_client, event.event_id, bob, event.seat_ids[1:2])
@@ -108,7 +112,7 @@ async def test_admission_is_broadcast_and_gates_holds(
 async def test_a_takeover_keeps_every_place_and_admits_on_in_rank_order(
     settings: Settings,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:
@@ -164,7 +168,7 @@ async def test_a_takeover_keeps_every_place_and_admits_on_in_rank_order(
 async def test_an_event_loaded_after_takeover_brings_its_room(
     settings: Settings,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
     lazily: bool,
@@ -197,7 +201,7 @@ async def test_an_event_loaded_after_takeover_brings_its_room(
 async def test_rate_cap_session_end_and_pause_hold_in_a_running_engine(
     settings: Settings,
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
     buyers: Buyers,
 ) -> None:

@@ -29,10 +29,10 @@ if TYPE_CHECKING:
 
     from aiohttp import web
     from aiohttp.test_utils import TestClient
-    from redis.asyncio import Redis
 
     from config import Settings
-    from devstack.servers import MariaDBServer, RedisServer
+    from devstack.servers import MariaDBServer
+    from engine.redis_client import RedisClient
     from persistence import Database
     from tests.helpers.catalog import MakeEvent
     from tests.helpers.engine import RunningEngine
@@ -173,12 +173,12 @@ async def test_a_forged_or_stale_token_is_refused_on_every_protected_route(
 
 
 @pytest.fixture
-def cli_env(redis_server: RedisServer, mariadb_server: MariaDBServer) -> dict[str, str]:
+def cli_env(redis_url: str, mariadb_server: MariaDBServer) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL",)}
     env.update(
         RUSHQUEUE_ENV="test",
         DATABASE_URL=mariadb_server.url,
-        REDIS_URL=redis_server.url,
+        REDIS_URL=redis_url,
         ARGON2_PROFILE="cheapest",
         LOG_LEVEL="WARNING",
     )
@@ -264,7 +264,7 @@ async def test_an_account_named_like_a_deleted_one_cannot_block_a_deletion(
 
 
 async def test_a_revocation_outlives_every_token_issued_before_it(
-    signup: Signup, cli_env: dict[str, str], redis: Redis, settings: Settings
+    signup: Signup, cli_env: dict[str, str], redis: RedisClient, settings: Settings
 ) -> None:
     account = await signup()
 
@@ -282,7 +282,7 @@ async def test_a_user_with_an_active_hold_is_not_deleted(
     make_event: MakeEvent,
     engine: RunningEngine,
     cli_env: dict[str, str],
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     event = await make_event(seats=2)
     account = await signup()

@@ -13,9 +13,9 @@ from tests.helpers.catalog import ARENA_PRICES, arena_layout, create_on_sale_eve
 if TYPE_CHECKING:
     from aiohttp import ClientResponse, web
     from aiohttp.test_utils import TestClient
-    from redis.asyncio import Redis
 
     from config import Settings
+    from engine.redis_client import RedisClient
     from persistence import Database
     from tests.helpers.catalog import MakeEvent
 
@@ -36,7 +36,7 @@ async def error_of(response: ClientResponse, status: int, code: str) -> dict[str
 
 
 async def publish_snapshot(
-    redis: Redis, settings: Settings, event_id: int, seq: int, statuses: dict[int, SeatStatus]
+    redis: RedisClient, settings: Settings, event_id: int, seq: int, statuses: dict[int, SeatStatus]
 ) -> None:
     """Stand in for the engine: publish live statuses where `read_snapshot` reads them."""
     keys = ShardKeys(shard_of(event_id, settings.engine.shards))
@@ -133,7 +133,7 @@ async def test_an_unloaded_events_seat_map_is_the_stored_one_at_seq_0(
 
 
 async def test_a_loaded_events_live_statuses_win(
-    client: Client, make_event: MakeEvent, redis: Redis, settings: Settings
+    client: Client, make_event: MakeEvent, redis: RedisClient, settings: Settings
 ) -> None:
     made = await make_event(seats=3)
     first, second, third = made.seat_ids
@@ -157,7 +157,7 @@ async def test_a_loaded_events_live_statuses_win(
 
 
 async def test_another_events_snapshot_is_not_mixed_in(
-    client: Client, make_event: MakeEvent, redis: Redis, settings: Settings
+    client: Client, make_event: MakeEvent, redis: RedisClient, settings: Settings
 ) -> None:
     made = await make_event(seats=2)
     other = await make_event(seats=2)
@@ -255,7 +255,7 @@ async def test_a_layout_is_cached_by_its_strong_etag_and_gzipped(
 
 
 async def test_the_live_state_is_a_letter_per_seat_in_layout_order(
-    client: Client, make_event: MakeEvent, redis: Redis, settings: Settings
+    client: Client, make_event: MakeEvent, redis: RedisClient, settings: Settings
 ) -> None:
     made = await make_event(seats=4)
     first, second, _, fourth = made.seat_ids
@@ -289,7 +289,7 @@ async def test_an_unknown_events_layout_and_live_state_are_404(
 
 
 async def test_the_20000_seat_arena_travels_within_its_byte_budgets(
-    client: Client, db: Database, redis: Redis, settings: Settings
+    client: Client, db: Database, redis: RedisClient, settings: Settings
 ) -> None:
     """The figures docs/benchmarks.md publishes: bytes on the wire, gzipped, for the layout and
     for the live state a third into a rush (held and sold seats scattered among free ones)."""

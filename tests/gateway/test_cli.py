@@ -18,7 +18,7 @@ from domain.statuses import Role
 from persistence.users import find_user_by_email
 
 if TYPE_CHECKING:
-    from devstack.servers import MariaDBServer, RedisServer
+    from devstack.servers import MariaDBServer
     from persistence import Database
 
 LAYOUTS = Path(__file__).parents[2] / "devstack" / "layouts"
@@ -32,7 +32,7 @@ class Ran:
 
 
 @pytest.fixture
-def cli_env(redis_server: RedisServer, mariadb_server: MariaDBServer) -> dict[str, str]:
+def cli_env(redis_url: str, mariadb_server: MariaDBServer) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -41,7 +41,7 @@ def cli_env(redis_server: RedisServer, mariadb_server: MariaDBServer) -> dict[st
     env.update(
         RUSHQUEUE_ENV="test",
         DATABASE_URL=mariadb_server.url,
-        REDIS_URL=redis_server.url,
+        REDIS_URL=redis_url,
         ARGON2_PROFILE="cheapest",
         LOG_LEVEL="WARNING",
     )

@@ -20,6 +20,7 @@ from domain.statuses import Role
 from gateway.app import make_app
 from gateway.appkeys import TOKENS
 from tests.helpers.engine import RunningEngine
+from tests.helpers.redis_modes import ON_BOTH_REDIS
 from tests.helpers.users import bearer
 
 if TYPE_CHECKING:
@@ -28,9 +29,9 @@ if TYPE_CHECKING:
     from aiohttp import ClientResponse, web
     from aiohttp.test_utils import TestClient
     from pytest_aiohttp import AiohttpClient
-    from redis.asyncio import Redis
 
     from config import Settings
+    from engine.redis_client import RedisClient
     from persistence import Database
     from tests.helpers.catalog import MadeEvent, MakeEvent
     from tests.helpers.engine import Buyers
@@ -114,6 +115,7 @@ def token_headers(client: Client, user_id: int) -> dict[str, str]:
 # -- holding -------------------------------------------------------------------------------
 
 
+@ON_BOTH_REDIS
 async def test_a_hold_takes_the_seats(
     client: Client,
     engine: RunningEngine,
@@ -258,6 +260,7 @@ async def stored(db: Database, event_id: int) -> Stored:
 # -- idempotency ---------------------------------------------------------------------------
 
 
+@ON_BOTH_REDIS
 async def test_a_retried_key_answers_with_the_first_hold(
     client: Client, engine: RunningEngine, signup: Signup, make_event: MakeEvent
 ) -> None:
@@ -576,6 +579,7 @@ async def test_a_malformed_hold_id_is_404(client: Client, signup: Signup, hold_i
         await error_of(await method(hold_url(hold_id), headers=buyer.headers), 404, "not_found")
 
 
+@ON_BOTH_REDIS
 async def test_releasing_a_hold_frees_its_seats(
     client: Client, engine: RunningEngine, signup: Signup, make_event: MakeEvent
 ) -> None:
@@ -612,7 +616,7 @@ async def test_no_engine_answers_503_with_retry_after(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
 ) -> None:
     settings = make_settings(ENGINE_DECISION_TIMEOUT_SECONDS="0.5")
@@ -630,7 +634,7 @@ async def test_a_timed_out_request_is_safe_to_retry_with_its_key(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     buyers: Buyers,
     make_event: MakeEvent,
 ) -> None:

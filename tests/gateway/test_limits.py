@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from config.settings import LimitSettings, Rate, SettingsError
 from devstack.servers import LOOPBACK, free_port
 from domain.errors import RateLimited
+from engine.redis_client import RedisClient
 from gateway.app import make_app
 from gateway.appkeys import WEBSOCKET_CAP
 from gateway.limits import (
@@ -29,6 +30,7 @@ from gateway.limits import (
     ip_key,
     user_key,
 )
+from tests.helpers.redis_modes import ON_BOTH_REDIS
 from tests.helpers.users import DEFAULT_PASSWORD
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
 
     from config import Settings
-    from devstack.servers import MariaDBServer, RedisServer
+    from devstack.servers import MariaDBServer
     from persistence import Database
     from tests.helpers.catalog import MakeEvent
     from tests.helpers.users import Signup
@@ -62,7 +64,7 @@ async def limited(
     aiohttp_client: MakeClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
 ) -> Callable[..., Awaitable[Client]]:
     """A test client for the gateway with the given settings (environment variables)."""
 
@@ -124,8 +126,9 @@ def test_a_bad_rate_names_its_variable(
 # -- login and signup ----------------------------------------------------------------------
 
 
+@ON_BOTH_REDIS
 async def test_login_is_limited_per_email_and_ip(
-    client: Client, signup: Signup, redis: Redis
+    client: Client, signup: Signup, redis: RedisClient
 ) -> None:
     account = await signup()
     answers = [(await client.post(LOGIN, json=login_body(account.email))).status for _ in range(5)]
@@ -196,7 +199,7 @@ async def test_signup_is_limited_per_email(limited: Callable[..., Awaitable[Clie
     await assert_rate_limited(refused, within=60)
 
 
-async def test_a_new_window_lets_requests_through_again(client: Client, redis: Redis) -> None:
+async def test_a_new_window_lets_requests_through_again(client: Client, redis: RedisClient) -> None:
     for _ in range(5):
         await client.post(LOGIN, json=login_body("fan@example.com"))
     await assert_rate_limited(
@@ -210,7 +213,7 @@ async def test_a_new_window_lets_requests_through_again(client: Client, redis: R
 
 
 async def test_rate_limits_off_lets_everything_through(
-    limited: Callable[..., Awaitable[Client]], redis: Redis
+    limited: Callable[..., Awaitable[Client]], redis: RedisClient
 ) -> None:
     client = await limited(RATE_LIMITS="off")
 
@@ -226,7 +229,7 @@ async def test_rate_limits_off_lets_everything_through(
 
 
 async def test_holds_are_limited_per_buyer_before_the_body_is_read(
-    limited: Callable[..., Awaitable[Client]], make_event: MakeEvent, redis: Redis
+    limited: Callable[..., Awaitable[Client]], make_event: MakeEvent, redis: RedisClient
 ) -> None:
     client = await limited(RATE_LIMIT_HOLDS_PER_USER="2/10")
     event = await make_event(seats=2)
@@ -253,7 +256,7 @@ async def test_holds_are_limited_per_buyer_before_the_body_is_read(
 
 
 async def test_one_check_counts_every_rule_and_answers_with_the_longest_wait(
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     told: list[LimitRule] = []
     limiter = RateLimiter(redis, LimitSettings(), on_refused=told.append)
@@ -314,7 +317,7 @@ async def test_one_websocket_too_many_per_ip_is_429_before_the_upgrade(
 
 
 async def test_seat_maps_are_limited_per_ip_before_the_upgrade(
-    limited: Callable[..., Awaitable[Client]], make_event: MakeEvent, redis: Redis
+    limited: Callable[..., Awaitable[Client]], make_event: MakeEvent, redis: RedisClient
 ) -> None:
     """Every request to the route counts, whatever the event and however it ends: the limit is
     what bounds the work one client can ask of the gateway, Redis and MariaDB."""
@@ -340,7 +343,7 @@ async def test_seat_maps_are_limited_per_ip_before_the_upgrade(
 
 
 async def test_rate_limits_off_lifts_the_seat_map_limit(
-    limited: Callable[..., Awaitable[Client]], make_event: MakeEvent, redis: Redis
+    limited: Callable[..., Awaitable[Client]], make_event: MakeEvent, redis: RedisClient
 ) -> None:
     client = await limited(RATE_LIMITS="off", RATE_LIMIT_SEAT_MAP_PER_IP="1/60")
     event = await make_event(seats=2)
@@ -382,16 +385,14 @@ def test_rate_limits_off_lifts_the_websocket_cap() -> None:
 
 
 @pytest.fixture
-async def served(
-    redis_server: RedisServer, mariadb_server: MariaDBServer, db: Database
-) -> AsyncIterator[int]:
+async def served(redis_url: str, mariadb_server: MariaDBServer, db: Database) -> AsyncIterator[int]:
     """`python -m gateway serve` with one-second idle and body timeouts; yields its port."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL",)}
     env.update(
         RUSHQUEUE_ENV="test",
         DATABASE_URL=mariadb_server.url,
-        REDIS_URL=redis_server.url,
+        REDIS_URL=redis_url,
         ARGON2_PROFILE="cheapest",
         LOG_LEVEL="INFO",
         HTTP_PORT=str(port),

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from aiohttp import web
     from aiohttp.test_utils import TestClient
     from pytest_aiohttp import AiohttpClient
-    from redis.asyncio import Redis
 
     from config import Settings
+    from engine.redis_client import RedisClient
     from persistence import Database
     from tests.helpers.catalog import MakeEvent
     from tests.helpers.engine import RunningEngine
@@ -117,7 +117,7 @@ async def test_an_access_log_line_carries_the_request_id(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = await aiohttp_client(make_app(make_settings(ACCESS_LOG="on")))
@@ -186,7 +186,7 @@ async def test_an_engine_that_does_not_answer_counts_a_timeout(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
 ) -> None:
     """No engine runs: the hold waits out its decision timeout and answers 503."""
@@ -221,7 +221,7 @@ async def test_rate_limit_refusals_are_counted_by_rule(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     client = await aiohttp_client(make_app(make_settings(RATE_LIMIT_LOGIN_PER_IP="1/60")))
     login = {"email": "nobody@example.com", "password": "wrong password here"}
@@ -236,7 +236,7 @@ async def test_the_websocket_cap_counts_as_a_rule(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
 ) -> None:
     client = await aiohttp_client(make_app(make_settings(WS_MAX_PER_IP="1")))

@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from aiohttp import ClientResponse, web
     from aiohttp.test_utils import TestClient
     from pytest_aiohttp import AiohttpClient
-    from redis.asyncio import Redis
 
     from config import Settings
+    from engine.redis_client import RedisClient
     from tests.helpers.catalog import MakeEvent
     from tests.helpers.engine import RunningEngine
     from tests.helpers.users import Signup
@@ -303,7 +303,7 @@ async def test_the_seat_socket_answers_as_documented(
 async def test_the_seat_sockets_refusals_are_documented(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
-    redis: Redis,
+    redis: RedisClient,
     document: dict[str, Any],
     make_event: MakeEvent,
 ) -> None:

@@ -16,13 +16,14 @@ from aiohttp import WSMsgType
 from domain.statuses import Role
 from engine.keys import ShardKeys, shard_of
 from tests.helpers.queue import admitted, join, queue_url, set_room
+from tests.helpers.redis_modes import ON_BOTH_REDIS
 
 if TYPE_CHECKING:
     from aiohttp import ClientResponse, web
     from aiohttp.test_utils import TestClient
-    from redis.asyncio import Redis
 
     from config import Settings
+    from engine.redis_client import RedisClient
     from tests.helpers.catalog import MadeEvent, MakeEvent
     from tests.helpers.engine import RunningEngine
     from tests.helpers.users import Signup
@@ -235,12 +236,13 @@ async def paused_room(
     return made, keys.queue_channel(made.event_id)
 
 
+@ON_BOTH_REDIS
 async def test_the_socket_sends_the_room_first_then_each_update_as_published(
     client: Client,
     engine: RunningEngine,
     signup: Signup,
     make_event: MakeEvent,
-    redis: Redis,
+    redis: RedisClient,
     settings: Settings,
 ) -> None:
     made, channel = await paused_room(client, signup, make_event, settings)
@@ -249,11 +251,11 @@ async def test_the_socket_sends_the_room_first_then_each_update_as_published(
         first = await socket.receive_json(timeout=5)
         # Sent as is, whatever it holds: the gateway never rewrites a room.
         update = orjson.dumps({**first, "at": first["at"] + 1, "waiting": 41})
-        await redis.publish(channel, update)
+        await redis.spublish(channel, update)
         forwarded = await socket.receive(timeout=5)
         # Older than what the socket has sent: skipped, and the next newer one goes out.
-        await redis.publish(channel, orjson.dumps({**first, "at": first["at"] - 1}))
-        await redis.publish(channel, orjson.dumps({**first, "at": first["at"] + 2}))
+        await redis.spublish(channel, orjson.dumps({**first, "at": first["at"] - 1}))
+        await redis.spublish(channel, orjson.dumps({**first, "at": first["at"] + 2}))
         newest = await socket.receive_json(timeout=5)
 
     assert (first["type"], first["event_id"], first["paused"]) == ("queue", made.event_id, True)
@@ -267,7 +269,7 @@ async def test_every_socket_of_an_event_shares_one_subscription(
     engine: RunningEngine,
     signup: Signup,
     make_event: MakeEvent,
-    redis: Redis,
+    redis: RedisClient,
     settings: Settings,
 ) -> None:
     made, channel = await paused_room(client, signup, make_event, settings)
@@ -275,9 +277,9 @@ async def test_every_socket_of_an_event_shares_one_subscription(
 
     async with client.ws_connect(url) as one, client.ws_connect(url) as two:
         firsts = [await one.receive_json(timeout=5), await two.receive_json(timeout=5)]
-        subscribers = await redis.pubsub_numsub(channel)
+        subscribers = await redis.pubsub_shardnumsub(channel)
         update = orjson.dumps({**firsts[0], "at": firsts[0]["at"] + 1, "admitted_through": 3})
-        await redis.publish(channel, update)
+        await redis.spublish(channel, update)
         got = await asyncio.gather(one.receive(timeout=5), two.receive(timeout=5))
 
     assert subscribers == [(channel.encode(), 1)]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from gateway.auth.revocation import Revocations, revoke_user, unrevoke_user
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from engine.redis_client import RedisClient
 
 
 class Clock:
@@ -27,7 +27,7 @@ async def noticed(notice: asyncio.Event) -> None:
 
 
 async def test_a_published_revocation_is_seen_at_once_despite_a_remembered_answer(
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     async with Revocations(redis, remember_seconds=3600, clock=Clock()) as revocations:
         assert not await revocations.is_revoked(7)
@@ -43,7 +43,7 @@ async def test_a_published_revocation_is_seen_at_once_despite_a_remembered_answe
 
 
 async def test_an_answer_is_remembered_within_the_bound_and_asked_again_after(
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     clock = Clock()
     async with Revocations(redis, remember_seconds=1.0, clock=clock) as revocations:
@@ -56,21 +56,21 @@ async def test_an_answer_is_remembered_within_the_bound_and_asked_again_after(
         assert await revocations.is_revoked(7)
 
 
-async def test_nothing_is_remembered_without_a_live_subscription(redis: Redis) -> None:
+async def test_nothing_is_remembered_without_a_live_subscription(redis: RedisClient) -> None:
     revocations = Revocations(redis, remember_seconds=3600, clock=Clock())  # not listening
     assert not await revocations.is_revoked(7)
     await redis.set("rq:revoked:{user:7}", 1)
     assert await revocations.is_revoked(7)
 
 
-async def test_a_zero_bound_asks_redis_every_time(redis: Redis) -> None:
+async def test_a_zero_bound_asks_redis_every_time(redis: RedisClient) -> None:
     async with Revocations(redis, remember_seconds=0.0, clock=Clock()) as revocations:
         assert not await revocations.is_revoked(7)
         await redis.set("rq:revoked:{user:7}", 1)
         assert await revocations.is_revoked(7)
 
 
-async def test_users_are_remembered_separately(redis: Redis) -> None:
+async def test_users_are_remembered_separately(redis: RedisClient) -> None:
     async with Revocations(redis, remember_seconds=3600, clock=Clock()) as revocations:
         assert not await revocations.is_revoked(8)
         notice = revocations.next_notice()

@@ -10,12 +10,12 @@ import orjson
 
 from gateway.pushwindow import FeedMessage
 from gateway.seatfeed import SeatFeed, Snapshot, Watcher
+from gateway.shardchannels import ChannelMessage, Kind
 from tests.helpers.seatfeed import per_event_state
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from config import Settings
+    from engine.redis_client import RedisClient
 
 
 async def forever() -> None:
@@ -46,7 +46,7 @@ async def test_closing_a_watcher_before_its_forwarder_starts_is_remembered() -> 
 
 
 async def test_an_events_state_goes_with_its_last_watcher_snapshot_lock_included(
-    settings: Settings, redis: Redis
+    settings: Settings, redis: RedisClient
 ) -> None:
     reads = 0
 
@@ -67,7 +67,7 @@ async def test_an_events_state_goes_with_its_last_watcher_snapshot_lock_included
 
 
 async def test_a_batch_arriving_after_the_last_watcher_left_leaves_nothing(
-    settings: Settings, redis: Redis
+    settings: Settings, redis: RedisClient
 ) -> None:
     """A batch published just before the last watcher unsubscribed can still be read after it
     left; it must not start a push window that nothing would ever drop."""
@@ -75,14 +75,7 @@ async def test_a_batch_arriving_after_the_last_watcher_left_leaves_nothing(
         async with feed.watch(7):
             pass
         batch = {"type": "seats", "event_id": 7, "at": 0, "seq": 1, "changes": []}
-        feed._dispatch(
-            {
-                "type": "message",
-                "pattern": None,
-                "channel": feed.channel(7).encode(),
-                "data": orjson.dumps(batch),
-            }
-        )
+        feed._dispatch(ChannelMessage(Kind.MESSAGE, feed.channel(7), orjson.dumps(batch)))
         state = per_event_state(feed)
 
     assert not any(state.values()), state

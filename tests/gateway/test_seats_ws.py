@@ -24,6 +24,7 @@ from domain.statuses import Role
 from gateway.app import make_app
 from gateway.appkeys import SEAT_FEED, TOKENS
 from tests.helpers.engine import RunningEngine
+from tests.helpers.redis_modes import ON_BOTH_REDIS
 from tests.helpers.seatfeed import per_event_state
 from tests.helpers.users import bearer
 
@@ -34,9 +35,9 @@ if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient
     from aiohttp.typedefs import Handler
     from pytest_aiohttp import AiohttpClient
-    from redis.asyncio import Redis
 
     from config import Settings
+    from engine.redis_client import RedisClient
     from persistence import Database
     from tests.helpers.catalog import MadeEvent, MakeEvent
     from tests.helpers.engine import Buyers
@@ -209,6 +210,7 @@ async def test_a_letters_snapshot_is_the_compact_live_state_then_changes_follow(
 # -- changes -------------------------------------------------------------------------------
 
 
+@ON_BOTH_REDIS
 async def test_changes_arrive_in_order_with_seq_rising_by_one(
     client: Client, engine: RunningEngine, signup: Signup, make_event: MakeEvent
 ) -> None:
@@ -400,7 +402,7 @@ async def test_no_such_event_is_a_404_before_the_upgrade(
 # -- what a seat map leaves behind ----------------------------------------------------------
 
 
-async def redis_calls(redis: Redis) -> dict[str, int]:
+async def redis_calls(redis: RedisClient) -> dict[str, int]:
     """Calls per command since the last `CONFIG RESETSTAT`."""
     stats = await redis.info("commandstats")
     return {name.removeprefix("cmdstat_"): fields["calls"] for name, fields in stats.items()}
@@ -426,7 +428,7 @@ async def test_made_up_events_are_404s_that_leave_nothing_behind(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     make_event: MakeEvent,
 ) -> None:
     """A crowd of made-up ids once left a lock each in the feed, and each cost a subscription,
@@ -452,7 +454,7 @@ async def test_made_up_events_are_404s_that_leave_nothing_behind(
 
 
 async def test_a_plain_get_is_a_400_that_leaves_nothing_behind(
-    client: Client, redis: Redis, make_event: MakeEvent
+    client: Client, redis: RedisClient, make_event: MakeEvent
 ) -> None:
     event = await make_event(seats=2)
     await redis.config_resetstat()
@@ -501,11 +503,12 @@ async def test_an_events_state_goes_with_its_last_watcher(
 # -- expiry --------------------------------------------------------------------------------
 
 
+@ON_BOTH_REDIS
 async def test_an_expired_hold_frees_its_seat_on_the_map(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     buyers: Buyers,
     make_event: MakeEvent,
 ) -> None:

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from aiohttp import web
     from aiohttp.test_utils import TestClient
     from pytest_aiohttp import AiohttpClient
-    from redis.asyncio import Redis
 
     from config import Settings
+    from engine.redis_client import RedisClient
     from persistence import Database
 
     Client = TestClient[web.Request, web.Application]
@@ -82,7 +82,7 @@ async def test_a_spoofed_header_from_an_untrusted_peer_is_ignored(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     """No trusted proxies: a client cannot spread its logins over made-up addresses."""
     client = await aiohttp_client(make_app(make_settings(RATE_LIMIT_LOGIN_PER_IP="2/60")))
@@ -105,7 +105,7 @@ async def test_behind_a_trusted_proxy_each_client_gets_its_own_limit(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     """The test client connects from loopback, which plays the proxy here."""
     settings = make_settings(TRUSTED_PROXIES="127.0.0.1", RATE_LIMIT_LOGIN_PER_IP="2/60")
@@ -132,7 +132,7 @@ async def test_the_queue_join_limit_counts_the_forwarded_client(
     aiohttp_client: AiohttpClient,
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
 ) -> None:
     """Refused before the engine is asked (none runs here): a join let through would wait for
     the engine and come back as a 503."""

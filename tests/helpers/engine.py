@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from redis.asyncio import Redis
 
 from config import Settings
 from engine.client import EngineClient
@@ -28,7 +27,7 @@ from engine.clock import Clock, SystemClock
 from engine.keys import ShardKeys, shard_of
 from engine.metrics import EngineMetrics
 from engine.protocol import HoldRequest, Reply, new_command_id
-from engine.redis_client import connect_redis
+from engine.redis_client import RedisClient, connect_redis
 from engine.state import ShardState
 from engine.supervisor import Engine
 from persistence import Database
@@ -45,7 +44,7 @@ class RunningEngine:
     db: Database
     clock: Clock = field(default_factory=SystemClock)
     metrics: EngineMetrics | None = None
-    redis: Redis | None = None
+    redis: RedisClient | None = None
     engine: Engine | None = None
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
@@ -82,7 +81,9 @@ class RunningEngine:
 
 
 @pytest.fixture
-async def engine(settings: Settings, db: Database, redis: Redis) -> AsyncIterator[RunningEngine]:
+async def engine(
+    settings: Settings, db: Database, redis: RedisClient
+) -> AsyncIterator[RunningEngine]:
     running = RunningEngine(settings, db)
     await running.start()
     yield running
@@ -90,7 +91,7 @@ async def engine(settings: Settings, db: Database, redis: Redis) -> AsyncIterato
 
 
 @pytest.fixture
-async def engine_client(settings: Settings, redis: Redis) -> AsyncIterator[EngineClient]:
+async def engine_client(settings: Settings, redis: RedisClient) -> AsyncIterator[EngineClient]:
     async with EngineClient(redis, settings.engine) as client:
         yield client
 
@@ -108,7 +109,7 @@ class ManualClock:
         self._now_ms += ms
 
 
-async def journals_drained(redis: Redis, settings: Settings, within: float = 15.0) -> None:
+async def journals_drained(redis: RedisClient, settings: Settings, within: float = 15.0) -> None:
     """Until every shard's write-behind journal is empty. The flusher lives in another task or
     process and announces nothing, so this polls, with a deadline."""
     async with asyncio.timeout(within):

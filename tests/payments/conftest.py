@@ -23,9 +23,9 @@ from tests.helpers.engine import RunningEngine
 if TYPE_CHECKING:
     from aiohttp import ClientResponse, web
     from aiohttp.test_utils import TestClient
-    from redis.asyncio import Redis
 
     from config import Settings
+    from engine.redis_client import RedisClient
     from persistence import Database
     from persistence.database import Row
     from tests.helpers.fake_stripe import Event, FakeStripe
@@ -189,7 +189,7 @@ class OpenStack(Protocol):
 async def open_stack(
     make_settings: Callable[..., Settings],
     db: Database,
-    redis: Redis,
+    redis: RedisClient,
     aiohttp_client: Callable[..., Awaitable[Client]],
     fake_stripe: FakeStripe,
 ) -> AsyncIterator[OpenStack]:

@@ -19,9 +19,8 @@ from tests.helpers.catalog import create_on_sale_event
 from tests.payments.conftest import eventually, invariant_violations
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from config import Settings
+    from engine.redis_client import RedisClient
     from tests.helpers.catalog import MakeEvent
     from tests.helpers.fake_stripe import FakeStripe
     from tests.payments.conftest import OpenStack
@@ -77,7 +76,7 @@ async def test_mariadb_down_during_the_webhook_is_a_503_and_a_redelivery_books_o
 
 
 async def test_a_delivery_retried_after_the_engine_booked_books_once(
-    open_stack: OpenStack, make_event: MakeEvent, fake_stripe: FakeStripe, redis: Redis
+    open_stack: OpenStack, make_event: MakeEvent, fake_stripe: FakeStripe, redis: RedisClient
 ) -> None:
     stack = await open_stack()
     made = await make_event(seats=2)

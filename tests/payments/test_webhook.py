@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import stripe
 
 from tests.helpers.engine import ManualClock
+from tests.helpers.redis_modes import ON_BOTH_REDIS
 from tests.payments.conftest import WEBHOOK_SECRET, eventually
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ def variant(event: Event, **changes: Any) -> dict[str, Any]:
     return copy
 
 
+@ON_BOTH_REDIS
 async def test_a_paid_checkout_books_the_seats_once_and_lists_the_booking(
     open_stack: OpenStack, make_event: MakeEvent, fake_stripe: FakeStripe
 ) -> None:

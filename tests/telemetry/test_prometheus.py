@@ -25,9 +25,8 @@ from tests.chaos.stack import JWT_SECRET, Stack
 from tests.chaos.stack import Role as ProcessRole
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
-    from devstack.servers import MariaDBServer, RedisServer
+    from devstack.servers import MariaDBServer
+    from engine.redis_client import RedisClient
     from persistence import Database
 
 HOLDS: Final = 7
@@ -49,16 +48,16 @@ class MeteredStack:
 @pytest.fixture
 async def metered_stack(
     tmp_path: Path,
-    redis_server: RedisServer,
+    redis_url: str,
     mariadb_server: MariaDBServer,
-    redis: Redis,
+    redis: RedisClient,
     db: Database,
 ) -> AsyncIterator[MeteredStack]:
     """Engine, sweeper and gateway over clean Redis and MariaDB, each with its own metrics port
     and logging JSON, and an event of 20 seats with HOLDS buyers."""
     event = await seed_event(db, seats=20, buyers=HOLDS, max_per_buyer=2)
     stack = Stack(
-        redis_url=redis_server.url,
+        redis_url=redis_url,
         database_url=mariadb_server.url,
         log_dir=tmp_path,
         LOG_FORMAT="json",

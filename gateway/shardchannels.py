@@ -1,0 +1,136 @@
+"""Sharded pub/sub (`SSUBSCRIBE`), the same on one Redis server and on a Redis Cluster.
+
+The engine publishes seat changes, resync notices and waiting-room progress with `SPUBLISH`
+(engine/scripts/apply.lua, restore.lua) on channels that carry their shard's hash tag. On a
+cluster a sharded message travels only to the nodes that serve the channel's slot, not over the
+whole cluster bus as `PUBLISH` does, so the notices of one shard cost the other masters nothing.
+Redis 7 serves `SSUBSCRIBE` on a single server too, which keeps one code path for both.
+
+redis-py hands out a different subscriber for each kind of client: a `PubSub` on one connection
+for a single server, a `ClusterPubSub` with a connection per node for a cluster (read with
+`get_sharded_message`). This module hides that difference from the seat and queue feeds.
+
+After a lost connection (a node restarted, or a master failed over to its replica) `renew`
+starts again from a fresh subscriber, asking each channel's slot owner as the client now knows
+it, so a subscription follows its slot to whichever node serves it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterPubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, SlotNotCoveredError
+
+from engine.redis_client import ClusterUnavailable, RedisClient, is_cluster, read_slot_map
+
+
+class Kind(Enum):
+    SUBSCRIBED = "subscribed"  # Redis confirmed a subscription
+    MESSAGE = "message"
+    OTHER = "other"  # an unsubscribe confirmation and the like
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelMessage:
+    kind: Kind
+    channel: str
+    data: bytes
+
+
+_KINDS = {"ssubscribe": Kind.SUBSCRIBED, "smessage": Kind.MESSAGE}
+
+
+class ShardChannels:
+    """One subscriber for many sharded channels. Not safe for concurrent subscribe calls: the
+    feeds serialise them (their `_subscribing` lock)."""
+
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+        self._names: set[str] = set()
+        self._pubsub = self._open()
+        # Set while a renewal has not finished: reads fail until one does, so the caller's
+        # retry loop keeps trying instead of waiting on a subscriber that lacks channels.
+        self._renewing = False
+
+    def _open(self) -> PubSub:
+        return self._redis.pubsub()
+
+    @property
+    def subscribed(self) -> bool:
+        return bool(self._names)
+
+    async def subscribe(self, name: str) -> None:
+        self._names.add(name)
+        with _as_outage():
+            if is_cluster(self._redis):
+                # ClusterPubSub picks the node from the client's slot map, which a client that
+                # has sent no command yet has not read.
+                await self._redis.initialize()
+            await self._pubsub.ssubscribe(name)
+
+    async def unsubscribe(self, name: str) -> None:
+        self._names.discard(name)
+        with _as_outage():
+            await self._pubsub.sunsubscribe(name)
+
+    async def get_message(self, wait_seconds: float) -> ChannelMessage | None:
+        """The next message or confirmation, waiting up to about `wait_seconds` for one; raises
+        RedisError or OSError once the connection (or, on a cluster, a node's) is lost."""
+        if self._renewing:
+            raise RedisConnectionError("sharded subscriptions are not renewed yet")
+        pubsub = self._pubsub
+        if isinstance(pubsub, ClusterPubSub):
+            if not pubsub.node_pubsub_mapping:
+                # Nothing to read from yet (a subscribe under way); redis-py would answer at once.
+                await asyncio.sleep(wait_seconds)
+                return None
+            with _as_outage():
+                raw = await pubsub.get_sharded_message(timeout=wait_seconds)
+        else:
+            raw = await pubsub.get_message(timeout=wait_seconds)
+        if raw is None:
+            return None
+        data = raw["data"]
+        return ChannelMessage(
+            _KINDS.get(_text(raw["type"]), Kind.OTHER),
+            _text(raw["channel"]),
+            data if isinstance(data, bytes) else str(data).encode(),
+        )
+
+    async def renew(self) -> None:
+        """A fresh subscriber, subscribed again to every channel, each on the node that serves
+        its slot now. Raises RedisError or OSError if that cannot be done yet (a failover still
+        under way); calling it again later carries on from scratch."""
+        self._renewing = True
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        self._pubsub = self._open()
+        await read_slot_map(self._redis)
+        with _as_outage():
+            for name in sorted(self._names):
+                await self._pubsub.ssubscribe(name)
+        self._renewing = False
+
+    async def aclose(self) -> None:
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+@contextlib.contextmanager
+def _as_outage() -> Iterator[None]:
+    """ClusterPubSub looks channels' nodes up itself and raises SlotNotCoveredError, which is
+    no RedisError, while a failover leaves a slot without a master."""
+    try:
+        yield
+    except SlotNotCoveredError as exc:
+        raise ClusterUnavailable(str(exc)) from exc
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

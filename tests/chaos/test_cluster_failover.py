@@ -1,0 +1,108 @@
+"""`kill -9` of the Redis master that serves a shard, on a private cluster whose masters have a
+replica each: once the replica is promoted the engine answers again, a seat map's subscription
+follows the shard's slot to the new master (a resync notice first, then live changes), and the
+hold granted before the failover is still there (its turn waited for the replica)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from redis.crc import key_slot
+
+from config import Settings
+from devstack.servers import RedisClusterServer
+from domain.errors import EngineUnavailable
+from engine.client import EngineClient
+from engine.keys import ShardKeys, shard_of
+from engine.protocol import Reply
+from engine.redis_client import connect_redis
+from gateway.pushwindow import FeedMessage, FrameKind
+from gateway.seatfeed import SeatFeed, Watcher
+from persistence import Database
+from tests.helpers.catalog import MakeEvent
+from tests.helpers.engine import Buyers, RunningEngine, ask_hold
+
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90)]
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[RedisClusterServer]:
+    server = RedisClusterServer(tmp_path / "cluster", replicas=1, durable=False).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def next_frame(watcher: Watcher, kind: FrameKind) -> FeedMessage:
+    while True:
+        message = await watcher.queue.get()
+        if message.kind is kind:
+            return message
+
+
+async def change_of(watcher: Watcher, seat_id: int) -> None:
+    """Until a batch that changes `seat_id` arrives (one published before it may come first)."""
+    while True:
+        frame = await next_frame(watcher, FrameKind.SEATS)
+        if any(change["seat_id"] == seat_id for change in orjson.loads(frame.data)["changes"]):
+            return
+
+
+async def hold_until_answered(
+    client: EngineClient, event_id: int, user_id: int, seat_ids: tuple[int, ...]
+) -> Reply:
+    """As a buyer's retries do: the same command id until the engine answers it."""
+    while True:
+        try:
+            return await ask_hold(
+                client, event_id, user_id, seat_ids, command_id=f"hold-{seat_ids}"
+            )
+        except EngineUnavailable:
+            await asyncio.sleep(0.2)
+
+
+async def test_a_killed_master_fails_over_and_the_shard_answers_and_notifies_again(
+    cluster: RedisClusterServer,
+    make_settings: Callable[..., Settings],
+    db: Database,
+    make_event: MakeEvent,
+    buyers: Buyers,
+) -> None:
+    settings = make_settings(
+        REDIS_URL=cluster.url, REDIS_MIN_REPLICAS="1", ENGINE_DECISION_TIMEOUT_SECONDS="2"
+    )
+    event = await make_event(seats=4)
+    [alice] = await buyers(1)
+    keys = ShardKeys(shard_of(event.event_id, settings.engine.shards))
+    redis = connect_redis(settings.redis)
+    running = RunningEngine(settings, db)
+    await running.start()
+    try:
+        async with (
+            EngineClient(redis, settings.engine) as client,
+            SeatFeed(redis, settings.engine) as feed,
+            feed.watch(event.event_id) as watcher,
+        ):
+            first = await hold_until_answered(client, event.event_id, alice, event.seat_ids[:1])
+            assert first.hold is not None
+            await next_frame(watcher, FrameKind.SEATS)
+
+            cluster.kill(cluster.master_of(key_slot(keys.tag.encode())))
+            second = await hold_until_answered(client, event.event_id, alice, event.seat_ids[1:2])
+            assert second.hold is not None
+            # The subscription was lost with the master: the map is told to fetch a snapshot,
+            # then sees the changes published on the new master.
+            await asyncio.wait_for(next_frame(watcher, FrameKind.RESYNC), 15)
+            third = await hold_until_answered(client, event.event_id, alice, event.seat_ids[2:3])
+            assert third.hold is not None
+            await asyncio.wait_for(change_of(watcher, event.seat_ids[2]), 15)
+
+            assert await redis.exists(keys.hold(first.hold.id)) == 1
+    finally:
+        await running.stop()
+        await redis.aclose()

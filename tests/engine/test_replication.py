@@ -1,0 +1,100 @@
+"""REDIS_MIN_REPLICAS: a turn answers only once its writes are on enough replicas (`WAIT`, once
+per turn, on the apply's connection), against the test cluster, whose masters have one replica
+each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from redis.asyncio import Redis
+from redis.crc import key_slot
+
+from config import Settings
+from devstack.servers import LOOPBACK, RedisClusterServer
+from engine.client import EngineClient
+from engine.effects import Effects
+from engine.keys import ShardKeys, shard_of
+from engine.lease import ShardLease
+from engine.protocol import HoldRequest, encode_command
+from engine.queue import ReplicasBehind, ShardQueue
+from engine.redis_client import RedisClient
+from engine.scripts import Scripts
+from persistence import Database
+from tests.helpers.catalog import MakeEvent
+from tests.helpers.engine import Buyers, ManualClock, RunningEngine, ask_hold
+from tests.helpers.redis_modes import ON_CLUSTER
+
+pytestmark = ON_CLUSTER
+
+
+async def test_a_hold_is_answered_once_the_shards_replica_holds_it(
+    make_settings: Callable[..., Settings],
+    db: Database,
+    redis: RedisClient,
+    redis_cluster: RedisClusterServer,
+    make_event: MakeEvent,
+    buyers: Buyers,
+) -> None:
+    settings = make_settings(REDIS_MIN_REPLICAS="1")
+    event = await make_event(seats=2)
+    [alice] = await buyers(1)
+    keys = ShardKeys(shard_of(event.event_id, settings.engine.shards))
+    running = RunningEngine(settings, db)
+    await running.start()
+    [replica] = redis_cluster.replicas_of(redis_cluster.master_of(key_slot(keys.tag.encode())))
+    on_replica = Redis(host=LOOPBACK, port=replica.port)
+    try:
+        await on_replica.execute_command("READONLY")  # type: ignore[no-untyped-call]
+        async with EngineClient(redis, settings.engine) as client:
+            reply = await ask_hold(client, event.event_id, alice, event.seat_ids[:1])
+            assert reply.hold is not None
+            # Read from the replica itself: what the answer promised is there already.
+            assert await on_replica.exists(keys.hold(reply.hold.id)) == 1
+    finally:
+        await on_replica.aclose()
+        await running.stop()
+
+
+async def test_a_turn_short_of_replicas_raises_instead_of_answering(
+    settings: Settings,
+    redis: RedisClient,
+    make_event: MakeEvent,
+    buyers: Buyers,
+) -> None:
+    event = await make_event(seats=2)
+    [alice] = await buyers(1)
+    keys = ShardKeys(shard_of(event.event_id, settings.engine.shards))
+    scripts = Scripts.register(redis)
+    lease = ShardLease(
+        redis, scripts, keys, ttl_ms=60_000, owner="owner", shard_count=settings.engine.shards
+    )
+    assert await lease.try_acquire()
+    command = encode_command(
+        HoldRequest(
+            id="c1",
+            reply_to="rq:reply:{test}",
+            event_id=event.event_id,
+            user_id=alice,
+            seat_ids=event.seat_ids[:1],
+        )
+    )
+    await redis.lpush(keys.commands, command)
+    rendered_keys, payload = Effects(keys, ManualClock().now_ms()).render()
+
+    # Each master of the test cluster has one replica: asking for two cannot be met.
+    wanting_two = ShardQueue(
+        redis, scripts, keys, batch_size=16, token=lease.token, min_replicas=2, replica_wait_ms=50
+    )
+    await wanting_two.prepare()
+    assert await wanting_two.take(0.0) == [command]
+    with pytest.raises(ReplicasBehind):
+        await wanting_two.apply_and_take(rendered_keys, [lease.token, payload, 1])
+
+    wanting_one = ShardQueue(
+        redis, scripts, keys, batch_size=16, token=lease.token, min_replicas=1, replica_wait_ms=1000
+    )
+    await redis.lpush(keys.commands, command)
+    assert await wanting_one.take(0.0) == [command]
+    outcome, _ = await wanting_one.apply_and_take(rendered_keys, [lease.token, payload, 1])
+    assert outcome[0] == b"ok"
