@@ -20,7 +20,7 @@ import uuid
 from redis.exceptions import NoScriptError, RedisError
 
 from engine.keys import ShardKeys
-from engine.redis_client import RedisClient
+from engine.redis_client import RedisClient, queue_replica_wait
 from engine.scripts import Scripts
 from engine.shard_count import ShardCountMismatch
 from engine.waiting import wait_until_set
@@ -42,6 +42,8 @@ class ShardLease:
         ttl_ms: int,
         owner: str,
         shard_count: int,
+        min_replicas: int = 0,
+        replica_wait_ms: int = 1000,
     ) -> None:
         self._redis = redis
         self._scripts = scripts
@@ -49,6 +51,8 @@ class ShardLease:
         self.ttl_ms = ttl_ms
         self.owner = owner
         self.shard_count = shard_count
+        self._min_replicas = min_replicas
+        self._replica_wait_ms = replica_wait_ms
         self.token = 0
         self._valid_until = 0.0
 
@@ -69,11 +73,12 @@ class ShardLease:
         """Take the lease if it is free; raise `ShardCountMismatch`, taking nothing, if the
         shard's stored count is not ours (checked in the same script as the lease)."""
         sent_at = time.monotonic()
-        token = await self._scripts.lease_acquire(
-            keys=[self.keys.lease, self.keys.fence, self.keys.shard_count],
-            args=[self.owner, self.ttl_ms, self.shard_count],
-            client=self._redis,
-        )
+        keys = [self.keys.lease, self.keys.fence, self.keys.shard_count]
+        args: list[str | int] = [self.owner, self.ttl_ms, self.shard_count]
+        if self._min_replicas:
+            token = await self._acquire_replicated(keys, args)
+        else:
+            token = await self._scripts.lease_acquire(keys=keys, args=args, client=self._redis)
         if token is None:
             return False
         if isinstance(token, bytes):
@@ -81,6 +86,42 @@ class ShardLease:
         self.token = int(token)
         self._valid_until = self._validity_from(sent_at)
         return True
+
+    async def _acquire_replicated(
+        self, keys: list[str], args: list[str | int]
+    ) -> int | bytes | None:
+        """The lease script and a WAIT in one round trip. A lease (and the fence increment that
+        made its token) that no replica holds could be lost with the master, and the promoted
+        replica would hand the same token out again: such a lease is let go, not used."""
+        script = self._scripts.lease_acquire
+        for attempt in range(2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                # Not `pipe.evalsha`, which redis-py's cluster pipeline refuses.
+                pipe.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                queue_replica_wait(
+                    self._redis, pipe, self.keys.tag, self._min_replicas, self._replica_wait_ms
+                )
+                token, replicas = await pipe.execute(raise_on_error=False)
+            if isinstance(token, NoScriptError) and not attempt:
+                await self._redis.script_load(script.script)
+                continue
+            break
+        if isinstance(token, Exception):
+            raise token
+        if not isinstance(token, int):
+            return token  # type: ignore[no-any-return]  # None (taken) or bytes (count)
+        if not (isinstance(replicas, int) and replicas >= self._min_replicas):
+            log.warning(
+                "shard %d: lease taken but held by %r replicas, %d required; letting it go",
+                self.keys.shard,
+                replicas,
+                self._min_replicas,
+            )
+            self.token = int(token)
+            await self.release()
+            self.token = 0
+            return None
+        return token
 
     @property
     def renew_keys(self) -> list[str]:

@@ -36,7 +36,7 @@ from redis.exceptions import NoScriptError
 
 from engine.keys import ShardKeys
 from engine.lease import LeaseLost
-from engine.redis_client import RedisClient, RedisPipeline, is_cluster
+from engine.redis_client import RedisClient, RedisPipeline, queue_replica_wait
 from engine.scripts import Scripts
 from engine.waiting import cancel_and_wait
 
@@ -223,14 +223,9 @@ class ShardQueue:
         return results[len(results) - answered :]
 
     def _queue_wait(self, pipe: RedisPipeline) -> None:
-        if is_cluster(self._redis):
-            # Keyless, so redis-py would send it to any node; it must go to the apply's.
-            node = self._redis.get_node_from_key(self._keys.tag)
-            pipe.execute_command(
-                "WAIT", self._min_replicas, self._replica_wait_ms, target_nodes=node
-            )
-        else:
-            pipe.execute_command("WAIT", self._min_replicas, self._replica_wait_ms)
+        queue_replica_wait(
+            self._redis, pipe, self._keys.tag, self._min_replicas, self._replica_wait_ms
+        )
 
     @property
     def _take_keys(self) -> list[str]:

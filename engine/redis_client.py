@@ -43,6 +43,19 @@ async def read_slot_map(redis: RedisClient) -> None:
         raise ClusterUnavailable(str(exc)) from exc
 
 
+def queue_replica_wait(
+    redis: RedisClient, pipe: RedisPipeline, tag: str, replicas: int, wait_ms: int
+) -> None:
+    """Add `WAIT replicas wait_ms` to `pipe`, on the connection of the node that serves `tag`'s
+    slot: WAIT counts the writes made on its own connection. Keyless, a cluster pipeline would
+    send it to any node, so it is pointed at the right one."""
+    if is_cluster(redis):
+        node = redis.get_node_from_key(tag)
+        pipe.execute_command("WAIT", replicas, wait_ms, target_nodes=node)
+    else:
+        pipe.execute_command("WAIT", replicas, wait_ms)
+
+
 class ClusterUnavailable(RedisConnectionError):
     """A slot has no master right now (a failover under way): an outage like a lost connection,
     which every caller already handles as a RedisError."""

@@ -100,6 +100,8 @@ class ShardRunner:
                 ttl_ms=self._settings.lease_ttl_ms,
                 owner=self._owner,
                 shard_count=self._settings.shards,
+                min_replicas=self._settings.min_replicas,
+                replica_wait_ms=self._settings.replica_wait_ms,
             )
             try:
                 if not await lease.try_acquire():

@@ -98,3 +98,38 @@ async def test_a_turn_short_of_replicas_raises_instead_of_answering(
     assert await wanting_one.take(0.0) == [command]
     outcome, _ = await wanting_one.apply_and_take(rendered_keys, [lease.token, payload, 1])
     assert outcome[0] == b"ok"
+
+
+async def test_a_lease_no_replica_holds_is_let_go_not_used(
+    settings: Settings, redis: RedisClient
+) -> None:
+    # Each master has one replica: asking for two can never be met. A lease and a token the
+    # master alone knows could be handed out again after a failover, so none is kept.
+    keys = ShardKeys(0)
+    scripts = Scripts.register(redis)
+    short = ShardLease(
+        redis,
+        scripts,
+        keys,
+        ttl_ms=60_000,
+        owner="short-of-replicas",
+        shard_count=settings.engine.shards,
+        min_replicas=2,
+        replica_wait_ms=50,
+    )
+    assert not await short.try_acquire()
+    assert not short.held
+    assert await redis.get(keys.lease) is None
+
+    replicated = ShardLease(
+        redis,
+        scripts,
+        keys,
+        ttl_ms=60_000,
+        owner="replicated",
+        shard_count=settings.engine.shards,
+        min_replicas=1,
+    )
+    assert await replicated.try_acquire()
+    assert replicated.held
+    await replicated.release()
