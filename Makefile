@@ -44,10 +44,11 @@ ENGINE_SWEEP ?= 1000,2000,4000
 # Shards x engine processes sold out by `make bench` (kept short: the whole target stays under
 # 5 minutes); `python -m bench.engine` alone sells out 1, 2, 4, 8 shards x 1, 2 processes.
 ENGINE_CONFIGS ?= 1x1
-# The waiting-room rush's crowd in `make bench`; `python -m bench.rush --waiting-room` alone
-# queues the issue's 50,000 with 10,000 queue sockets (about 2.5 min).
-WAITING_ROOM_BUYERS ?= 20000
-WAITING_ROOM_SOCKETS ?= 4000
+# The waiting-room rush's crowd in `make bench`: admitted at 12,000 a minute, it takes about a
+# minute. `python -m bench.rush --waiting-room` alone queues the issue's 50,000 with 10,000 queue
+# sockets (about 2.5 min).
+WAITING_ROOM_BUYERS ?= 12000
+WAITING_ROOM_SOCKETS ?= 3000
 bench: venv system-packages load-tools ## Benchmarks: the engine alone, its memory, the whole stack in a rush, then behind a waiting room, the hold-only rush under wrk, the latency-vs-load chart (about 5 min on 2 cores)
 	$(BIN)/python -m bench.engine --configs $(ENGINE_CONFIGS) --sweep $(ENGINE_SWEEP)
 	$(BIN)/python -m bench.memory
