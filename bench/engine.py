@@ -13,7 +13,13 @@ client's round trip. `--no-metrics` runs the engines with METRICS_PORT=0 instead
 what the metrics cost.
 
     python -m bench.engine [--seats 20000] [--buyers 5000] [--quick] [--no-metrics]
+                           [--configs 1x1,8x2,...] [--cluster [--replicas 0|1]]
                            [--sweep 1000,2000,... [--sweep-seconds 3]]
+
+`--cluster` runs it all on a private Redis Cluster of three masters, by default with a replica
+each and REDIS_MIN_REPLICAS=1 (production's shape: every turn waits for a replica), or with
+`--replicas 0` on the masters alone. Every table gives the decisions per engine CPU-second and
+per Redis CPU-second, the Redis CPU summed over every node (masters and replicas).
 
 `--sweep` then offers holds to one shard at each rate, open loop (bench.engine_sweep), for the
 latency-vs-load curve (bench.curve).
@@ -40,10 +46,12 @@ from bench.buyers import SeatMap
 from bench.curve import table as sweep_table
 from bench.engine_sweep import rates, sweep_report
 from bench.metrics import EngineScrape, scrape_engines, wait_for_even_spread
-from bench.procstats import ProcessUsage, UsageMeter, server_pids
+from bench.procstats import UsageMeter, cpu_of, per_cpu_second
 from bench.report import write_report
 from bench.stack import (
+    ONE_SERVER,
     EngineProcesses,
+    RedisShape,
     SeededEvent,
     Servers,
     engine_env,
@@ -221,7 +229,7 @@ async def reset(servers: Servers, db: Database) -> None:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     configs = args.configs if not args.quick else [(1, 1), (2, 2)]
     rows: list[dict[str, Any]] = []
-    async with private_servers() as servers:
+    async with private_servers(args.redis_shape) as servers:
         settings = settings_for(servers)
         db = await Database.connect(settings.database)
         try:
@@ -255,11 +263,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         )
                         redis = connect_redis(client_settings.redis)
                         meter = UsageMeter(
-                            {
-                                **engines.pids,
-                                "redis-server": (await server_pids(redis, db))["redis-server"],
-                                "load-client": os.getpid(),
-                            }
+                            {**engines.pids, **servers.redis_pids, "load-client": os.getpid()}
                         )
                         async with EngineClient(redis, client_settings.engine) as client:
                             meter.start()
@@ -281,14 +285,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "cpu_s": {name: used["cpu_s"] for name, used in usage.items()},
                     # What the engine could decide on a core of its own (its write-behind
                     # included): the load client and Redis share the machine's cores with it.
-                    "decisions_per_engine_cpu_s": _per_cpu_second(
-                        outcome.decisions, _engine_cpu_s(usage)
+                    "decisions_per_engine_cpu_s": per_cpu_second(
+                        outcome.decisions, cpu_of(usage, "engine")
                     ),
                     # The write-behind counted too, wherever it runs.
-                    "decisions_per_engine_and_flusher_cpu_s": _per_cpu_second(
-                        outcome.decisions,
-                        _engine_cpu_s(usage)
-                        + (usage["flusher"]["cpu_s"] if "flusher" in usage else 0.0),
+                    "decisions_per_engine_and_flusher_cpu_s": per_cpu_second(
+                        outcome.decisions, cpu_of(usage, "engine") + cpu_of(usage, "flusher")
+                    ),
+                    # Every redis-server: on a cluster, masters and replicas alike.
+                    "decisions_per_redis_cpu_s": per_cpu_second(
+                        outcome.decisions, cpu_of(usage, "redis")
                     ),
                     "engine_metrics": _engine_counted(outcome, counted, args.metrics),
                     "invariants": "ok",
@@ -299,7 +305,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             swept = await sweep_report(servers, db, args, reset)
         finally:
             await db.close()
-    return {"configurations": rows, "paced": paced_row, **swept}
+    return {
+        "redis": args.redis_shape.describe(),
+        "configurations": rows,
+        "paced": paced_row,
+        **swept,
+    }
 
 
 def _engine_counted(
@@ -315,16 +326,6 @@ def _engine_counted(
             f"the load client got {outcome.decisions} answers"
         )
     return summary
-
-
-def _engine_cpu_s(usage: dict[str, ProcessUsage]) -> float:
-    """The engine processes' CPU: with the flusher process running, the write-behind's backup
-    and drains only; the flusher's own is reported apart."""
-    return sum(used["cpu_s"] for name, used in usage.items() if name.startswith("engine"))
-
-
-def _per_cpu_second(decisions: int, cpu_s: float) -> int | None:
-    return round(decisions / cpu_s) if cpu_s > 0 else None
 
 
 async def run_paced(
@@ -389,11 +390,28 @@ def main(argv: list[str] | None = None) -> int:
         help="shards x engine processes to sell out, e.g. 1x1,4x1,1x2 (default: 1-8 x 1-2)",
     )
     parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a private Redis Cluster of three masters instead of one server",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="--cluster: replicas per master; with 1, REDIS_MIN_REPLICAS=1 (default: 1)",
+    )
+    parser.add_argument(
         "--sweep", type=rates, default=(), help="open-loop rates on one shard, e.g. 1000,2000"
     )
     parser.add_argument("--sweep-seconds", type=float, default=3.0)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)
+    if args.cluster and args.best_available:
+        parser.error("--best-available runs on one server only")
+    args.redis_shape = (
+        RedisShape(cluster=True, replicas=args.replicas) if args.cluster else ONE_SERVER
+    )
     if args.quick:
         args.seats, args.buyers = min(args.seats, 800), min(args.buyers, 300)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from bench.curve import SweepPoint, on_schedule
 from bench.metrics import scrape_engines
-from bench.procstats import UsageMeter, server_pids
+from bench.procstats import UsageMeter
 from bench.stack import (
     EngineProcesses,
     SeededEvent,
@@ -153,7 +153,7 @@ async def sweep(
                 meter = UsageMeter(
                     {
                         **engines.pids,
-                        "redis-server": (await server_pids(redis, db))["redis-server"],
+                        **servers.redis_pids,
                         "load-client": os.getpid(),
                     }
                 )

@@ -39,15 +39,29 @@ def peak_rss_mib(pid: int) -> float:
 
 
 async def server_pids(redis: RedisClient, db: Database) -> dict[str, int]:
-    """The pids of redis-server and mariadbd, as the servers themselves report them."""
+    """The pids of redis-server (one server) and mariadbd, as the servers themselves report
+    them. A cluster's nodes are named by bench.stack.Servers.redis_pids instead."""
     info = await redis.info("server")
+    return {"redis-server": int(info["process_id"]), "mariadbd": await mariadb_pid(db)}
+
+
+async def mariadb_pid(db: Database) -> int:
     async with db.transaction() as conn:
         pid_file = await conn.fetch_value("SELECT @@pid_file")
-    return {"redis-server": int(info["process_id"]), "mariadbd": _pid_in(Path(pid_file))}
+    return _pid_in(Path(pid_file))
 
 
 def _pid_in(pid_file: Path) -> int:
     return int(pid_file.read_text().strip())
+
+
+def cpu_of(usage: dict[str, ProcessUsage], prefix: str) -> float:
+    """The CPU seconds of every process whose name starts with `prefix` ("engine", "redis")."""
+    return round(sum(used["cpu_s"] for name, used in usage.items() if name.startswith(prefix)), 2)
+
+
+def per_cpu_second(decisions: int, cpu_s: float) -> int | None:
+    return round(decisions / cpu_s) if cpu_s > 0 else None
 
 
 class UsageMeter:

@@ -69,11 +69,13 @@ def _best_available_table(result: dict[str, Any]) -> str:
 
 def _engine_table(result: dict[str, Any]) -> str:
     lines = [
+        f"Redis: {result.get('redis', 'one server')}.",
+        "",
         "| shards | engine processes | decisions | decisions/s | p50 ms | p99 ms | max ms "
         "| CPU s: engine · flusher · Redis · load client | decisions per engine CPU-second "
-        "| per engine + flusher CPU-second "
+        "| per engine + flusher CPU-second | per Redis CPU-second "
         "| engine's count · decision p50 · p99 ms (its /metrics) | invariants |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|",
     ]
     for row in result["configurations"]:
         latency, cpu = row["latency"], row["cpu_s"]
@@ -89,8 +91,9 @@ def _engine_table(result: dict[str, Any]) -> str:
             f"| {row['shards']} | {row['engine_processes']} | {row['decisions']} "
             f"| {row['decisions_per_s']} | {latency['p50_ms']} | {latency['p99_ms']} "
             f"| {latency['max_ms']} | {engine_cpu:.2f} · {cpu.get('flusher', '-')} · "
-            f"{cpu['redis-server']} · {cpu['load-client']} | {row['decisions_per_engine_cpu_s']} "
+            f"{redis_cpu(cpu)} · {cpu['load-client']} | {row['decisions_per_engine_cpu_s']} "
             f"| {row.get('decisions_per_engine_and_flusher_cpu_s', '-')} "
+            f"| {row.get('decisions_per_redis_cpu_s', '-')} "
             f"| {engine_says} | {row['invariants']} |"
         )
     paced = result["paced"]
@@ -102,6 +105,21 @@ def _engine_table(result: dict[str, Any]) -> str:
         "decision timeout)."
     )
     return "\n".join(lines)
+
+
+def redis_cpu(cpu: dict[str, float]) -> str:
+    """Every redis-server's CPU seconds summed; on a cluster, the masters' and the replicas'
+    shares after it."""
+    total = sum(used for name, used in cpu.items() if name.startswith("redis"))
+    if "redis-server" in cpu:
+        return f"{total:.2f}"
+    masters = sum(used for name, used in cpu.items() if name.startswith("redis-master"))
+    replicas = sum(used for name, used in cpu.items() if name.startswith("redis-replica"))
+    return f"{total:.2f} ({masters:.2f} masters + {replicas:.2f} replicas)"
+
+
+def _redis_cpu_s(processes: dict[str, Any]) -> str:
+    return redis_cpu({name: usage["cpu_s"] for name, usage in processes.items()})
 
 
 def _latency(summary: Percentiles) -> str:
@@ -123,11 +141,16 @@ def _rush_table(document: dict[str, Any]) -> str:
         "|---|---|",
         f"| seats / buyers / watchers | {config['seats']} / {config['buyers']} / "
         f"{config['watchers']} (hold TTL {config['hold_ttl_s']} s, {config['in_flight']} in "
-        f"flight, {config['web_processes']} web process(es)) |",
+        f"flight, {config['web_processes']} web process(es), "
+        f"{config.get('engines', 1)} engine process(es)) |",
+        f"| Redis | {config.get('redis', 'one server')} |",
         f"| hold decisions | {holds['decisions']} ({holds['granted']} granted, "
         f"{holds['buyers_without_hold']} buyers without a hold, {holds['unanswered']} "
         "unanswered) |",
         f"| hold decisions/s | {holds['decisions_per_s']} |",
+        f"| hold decisions per engine CPU-second · per Redis CPU-second (all nodes) "
+        f"| {holds.get('per_engine_cpu_s', '-')} · {holds.get('per_redis_cpu_s', '-')} "
+        f"(Redis CPU {_redis_cpu_s(document['processes'])} s) |",
         f"| hold decision latency | {_latency(holds['latency'])} |",
         f"| the processes' own /metrics | {_counted(document['metrics'])} |",
         f"| {'sold out' if sell_out['sold_out'] else 'all buyers done'} after "

@@ -10,7 +10,13 @@ invariants are checked (`bench.invariants`); a broken one fails the run.
 
     python -m bench.rush [--seats 20000] [--buyers 5000] [--watchers 500] [--pay-share 0.3]
                          [--release-share 0.1] [--hold-ttl 30] [--in-flight 1000] [--quick]
+                         [--engines 1] [--cluster [--replicas 0|1]]
                          [--out bench/results] [--logs DIR]
+
+`--engines N` runs N engine processes, which share the shards. `--cluster` puts the stack on a
+private Redis Cluster of three masters, by default with a replica each and REDIS_MIN_REPLICAS=1
+(production's shape), or with `--replicas 0` on the masters alone. The report gives the hold
+decisions per engine CPU-second and per Redis CPU-second (every node's, replicas included).
 
 With `--waiting-room` the crowd (50,000 buyers by default) queues in front of the sale first:
 see `bench.waiting_room`.
@@ -38,12 +44,14 @@ import uvloop
 from bench.buyers import SeatMap
 from bench.invariants import InvariantBroken, check
 from bench.metrics import scrape_engines, scrape_gateways
-from bench.procstats import UsageMeter, server_pids
+from bench.procstats import UsageMeter, mariadb_pid
 from bench.report import write_report
 from bench.screenshot import capture_seat_map
 from bench.shoppers import MAX_SEATS, Shoppers
 from bench.stack import (
+    ONE_SERVER,
     Children,
+    RedisShape,
     SeededEvent,
     Servers,
     private_servers,
@@ -92,6 +100,8 @@ class RushConfig:
     hold_ttl_s: float
     in_flight: int
     web_processes: int
+    engines: int  # engine processes, sharing the shards
+    redis: RedisShape
     push_window_ms: int | None  # None: the gateway's default
     screenshot: Path | None  # where to save a picture of the seat map mid-rush
     logs: Path | None  # where the children's logs are kept; None: thrown away
@@ -115,7 +125,7 @@ def environment(servers: Servers, config: RushConfig) -> dict[str, str]:
     seat_maps = f"{browser.count * (config.watchers + 1)}/{browser.seconds}"
     return {
         "RUSHQUEUE_ENV": "development",
-        "REDIS_URL": servers.redis_url,
+        **servers.redis_env,
         "DATABASE_URL": servers.database_url,
         "HTTP_HOST": LOOPBACK,
         "HTTP_PORT": str(port),
@@ -140,7 +150,7 @@ def environment(servers: Servers, config: RushConfig) -> dict[str, str]:
 
 
 async def run(config: RushConfig) -> dict[str, Any]:
-    async with private_servers() as servers:
+    async with private_servers(config.redis) as servers:
         env = environment(servers, config)
         settings = settings_for(servers, **env)
         db = await Database.connect(settings.database)
@@ -169,11 +179,13 @@ async def run(config: RushConfig) -> dict[str, Any]:
 
                 # The gateway last, so that it is stopped first: its shutdown still talks to
                 # the engine (the outbox worker's jobs in hand). Several gateways share the
-                # port (SO_REUSEPORT) and the kernel spreads connections between them.
+                # port (SO_REUSEPORT) and the kernel spreads connections between them; several
+                # engines share the shards.
+                counts = {"web": config.web_processes, "engine": config.engines}
                 for name in sorted(commands, key=lambda name: name == "web"):
-                    if name == "web" and config.web_processes > 1:
-                        for index in range(config.web_processes):
-                            spawn(f"web-{index}", name)
+                    if counts.get(name, 1) > 1:
+                        for index in range(counts[name]):
+                            spawn(f"{name}-{index}", name)
                     else:
                         spawn(name, name)
                 try:
@@ -181,7 +193,8 @@ async def run(config: RushConfig) -> dict[str, Any]:
                     await wait_for_owners(servers.redis_url, settings.engine.shards)
                     pids = {
                         **children.pids,
-                        **await server_pids(redis, db),
+                        **servers.redis_pids,
+                        "mariadbd": await mariadb_pid(db),
                         "load-client": os.getpid(),
                     }
                     engine_before = await scrape_engines(metrics["engine"])
@@ -221,6 +234,7 @@ async def run(config: RushConfig) -> dict[str, Any]:
     setup = {
         **asdict(config),
         "logs": None if config.logs is None else str(config.logs),
+        "redis": config.redis.describe(),
         "shards": settings.engine.shards,
         "event_id": event.event_id,
     }
@@ -359,6 +373,21 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="gateway processes sharing the port (default: make run's count)",
     )
+    parser.add_argument(
+        "--engines", type=int, default=1, help="engine processes sharing the shards (default: 1)"
+    )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a private Redis Cluster of three masters instead of one server",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="--cluster: replicas per master; with 1, REDIS_MIN_REPLICAS=1 (default: 1)",
+    )
     parser.add_argument("--push-window-ms", type=int, help="SEAT_PUSH_WINDOW_MS for the gateway")
     parser.add_argument(
         "--screenshot", type=Path, help="save a PNG of the seat map in a browser mid-rush"
@@ -389,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         except SettingsError as exc:
             parser.error(str(exc))
     if args.waiting_room:
+        if args.cluster or args.engines != 1:
+            parser.error("--waiting-room runs on one server with one engine")
         return _waiting_room(parser, args, argv)
     if args.buyers is None:
         args.buyers = 5_000
@@ -399,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             "--seats, --buyers, --watchers, --in-flight and --web-processes must be at least 1"
         )
+    if args.engines < 1:
+        parser.error("--engines must be at least 1")
     if not 0 <= args.pay_share + args.release_share <= 1:
         parser.error("--pay-share plus --release-share must lie between 0 and 1")
     config = RushConfig(
@@ -410,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         hold_ttl_s=args.hold_ttl,
         in_flight=args.in_flight,
         web_processes=args.web_processes,
+        engines=args.engines,
+        redis=RedisShape(cluster=True, replicas=args.replicas) if args.cluster else ONE_SERVER,
         push_window_ms=args.push_window_ms,
         screenshot=args.screenshot,
         logs=args.logs,

@@ -13,15 +13,22 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, ClassVar, Final, NamedTuple
 
 import aiohttp
 
 from config import Settings, WriteBehind
-from devstack.servers import LOOPBACK, MariaDBServer, RedisServer, free_port
+from devstack.servers import (
+    LOOPBACK,
+    MariaDBServer,
+    RedisClusterServer,
+    RedisServer,
+    ServerError,
+    free_port,
+)
 from domain.catalog import CategorySpec, EventSpec, RowSpec, SectionSpec, VenueLayout
 from engine.keys import ShardKeys
 from persistence import Database
@@ -36,34 +43,106 @@ _ASSIGNMENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 @dataclass(frozen=True, slots=True)
+class RedisShape:
+    """The private Redis a benchmark runs on: one server, or a cluster of CLUSTER_MASTERS
+    masters with `replicas` replicas each. A cluster with replicas runs as production does,
+    with REDIS_MIN_REPLICAS=1: a turn's decisions are answered once a replica has them."""
+
+    cluster: bool = False
+    replicas: int = 0
+
+    CLUSTER_MASTERS: ClassVar[int] = 3
+
+    @property
+    def min_replicas(self) -> int:
+        return min(self.replicas, 1)
+
+    def describe(self) -> str:
+        if not self.cluster:
+            return "one server"
+        return (
+            f"cluster of {self.CLUSTER_MASTERS} masters, {self.replicas} replica(s) each, "
+            f"REDIS_MIN_REPLICAS={self.min_replicas}"
+        )
+
+
+ONE_SERVER: Final = RedisShape()
+
+
+@dataclass(frozen=True, slots=True)
 class Servers:
     redis_url: str
     database_url: str
+    # Every redis-server by role, for the CPU each spends: "redis-server" alone, or on a
+    # cluster "redis-master-N" and "redis-replica-N" (as `redis-cli --cluster create` made them).
+    redis_pids: dict[str, int] = field(default_factory=dict)
+    min_replicas: int = 0  # REDIS_MIN_REPLICAS, for every process over these servers
+
+    @property
+    def redis_env(self) -> dict[str, str]:
+        """The Redis settings every process over these servers gets."""
+        return {"REDIS_URL": self.redis_url, "REDIS_MIN_REPLICAS": str(self.min_replicas)}
 
 
 @asynccontextmanager
-async def private_servers() -> AsyncIterator[Servers]:
-    """Fresh Redis and MariaDB on free loopback ports, removed afterwards."""
+async def private_servers(redis_shape: RedisShape = ONE_SERVER) -> AsyncIterator[Servers]:
+    """Fresh Redis (one server or a cluster, as `redis_shape` says) and MariaDB on free loopback
+    ports, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="rushqueue-bench-") as folder:
-        redis = RedisServer(Path(folder) / "redis").start()
-        mariadb = MariaDBServer(Path(folder) / "mariadb", durable=False).start()
+        redis: RedisServer | RedisClusterServer
+        if redis_shape.cluster:
+            redis = RedisClusterServer(
+                Path(folder) / "redis",
+                masters=RedisShape.CLUSTER_MASTERS,
+                replicas=redis_shape.replicas,
+            )
+        else:
+            redis = RedisServer(Path(folder) / "redis")
+        redis.start()
         try:
-            yield Servers(redis.url, mariadb.url)
+            mariadb = MariaDBServer(Path(folder) / "mariadb", durable=False).start()
+            try:
+                yield Servers(
+                    redis.url,
+                    mariadb.url,
+                    _redis_pids(redis),
+                    redis_shape.min_replicas if redis_shape.cluster else 0,
+                )
+            finally:
+                mariadb.stop()
         finally:
-            mariadb.stop()
             redis.stop()
+
+
+def _redis_pids(redis: RedisServer | RedisClusterServer) -> dict[str, int]:
+    if isinstance(redis, RedisServer):
+        return {"redis-server": _pid_of(redis)}
+    masters = RedisShape.CLUSTER_MASTERS
+    return {
+        (f"redis-master-{index}" if index < masters else f"redis-replica-{index - masters}"): (
+            _pid_of(node)
+        )
+        for index, node in enumerate(redis.nodes)
+    }
+
+
+def _pid_of(node: RedisServer) -> int:
+    pid = node.info_field("server", "process_id")
+    if pid is None:
+        raise ServerError(f"redis-server on port {node.port} gave no process_id")
+    return int(pid)
 
 
 def settings_for(servers: Servers, **overrides: str) -> Settings:
     return Settings.from_env(
-        {"REDIS_URL": servers.redis_url, "DATABASE_URL": servers.database_url, **overrides}
+        {**servers.redis_env, "DATABASE_URL": servers.database_url, **overrides}
     )
 
 
 def engine_env(servers: Servers, shards: int) -> dict[str, str]:
     """The environment of engine processes over `servers`, quiet but for warnings."""
     return {
-        "REDIS_URL": servers.redis_url,
+        **servers.redis_env,
         "DATABASE_URL": servers.database_url,
         "ENGINE_SHARDS": str(shards),
         "LOG_LEVEL": "WARNING",

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from bench.procstats import ProcessUsage
+from bench.procstats import ProcessUsage, cpu_of, per_cpu_second
 from bench.shoppers import Tally
 from bench.stats import percentiles
 from bench.watchers import FeedStats
@@ -44,6 +44,10 @@ def summarise(measured: Measured, setup: dict[str, Any]) -> dict[str, Any]:
             "unanswered": tally.unanswered_holds,
             "decisions_per_s": round(decisions / (tally.last_decided - tally.first_sent)),
             "latency": percentiles(tally.hold_latencies_s),
+            # Over the whole run, so the engine's CPU covers its other work too (payments,
+            # releases, expiries), and Redis's every node (replicas included) and every client.
+            "per_engine_cpu_s": per_cpu_second(decisions, cpu_of(measured.usage, "engine")),
+            "per_redis_cpu_s": per_cpu_second(decisions, cpu_of(measured.usage, "redis")),
         },
         "sell_out": {"sold_out": sold_out, "seconds": round(selling_ended - tally.first_sent, 2)},
         "checkout": {

@@ -56,6 +56,28 @@ def test_engine_benchmark_keeps_its_invariants(tmp_path: Path) -> None:
     assert report["sweep_runs"][0]["decided"] == 300
 
 
+@pytest.mark.long
+@pytest.mark.timeout(240)
+def test_engine_benchmark_on_a_cluster_counts_every_node(tmp_path: Path) -> None:
+    report = run_quick("bench.engine", tmp_path, "--cluster")
+
+    assert report["redis"] == "cluster of 3 masters, 1 replica(s) each, REDIS_MIN_REPLICAS=1"
+    assert [(row["shards"], row["engine_processes"]) for row in report["configurations"]] == [
+        (1, 1),
+        (2, 2),
+    ]
+    for row in report["configurations"]:
+        assert row["invariants"] == "ok"
+        # Every node's CPU is metered, the replicas' beside the masters'.
+        nodes = sorted(name for name in row["cpu_s"] if name.startswith("redis"))
+        assert nodes == [
+            f"redis-{role}-{index}" for role in ("master", "replica") for index in range(3)
+        ]
+        assert row["decisions_per_engine_cpu_s"] > 0
+        assert row["decisions_per_redis_cpu_s"] > 0
+    assert set(report["configurations"][1]["cpu_s"]) >= {"engine-0", "engine-1"}
+
+
 @pytest.mark.timeout(240)
 def test_rush_keeps_its_invariants(tmp_path: Path) -> None:
     report = run_quick("bench.rush", tmp_path)
@@ -68,6 +90,8 @@ def test_rush_keeps_its_invariants(tmp_path: Path) -> None:
     # The engine's own /metrics count every granted hold once, as the load client did.
     assert report["metrics"]["engine"]["by_outcome"]["ok"] == report["holds"]["granted"]
     assert report["metrics"]["web"]["hold_requests"]["2xx"] >= report["holds"]["granted"]
+    assert report["holds"]["per_engine_cpu_s"] > 0
+    assert report["holds"]["per_redis_cpu_s"] > 0
 
 
 @pytest.mark.long
