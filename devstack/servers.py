@@ -326,6 +326,32 @@ class RedisClusterServer:
         """`kill -9` of one node; its replica, if it has one, is promoted after the timeout."""
         node.kill()
 
+    def wait_failover(self, slot: int, dead: RedisServer, timeout: float = 15.0) -> float:
+        """Until a running node other than `dead` serves `slot` (its replica was promoted);
+        the seconds that took."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            try:
+                if self.master_of(slot) is not dead:
+                    return time.monotonic() - started
+            except ServerError:
+                pass  # nobody serves the slot until the replica is promoted
+            time.sleep(0.1)
+        raise ServerError(f"no node took over slot {slot} within {timeout}s")
+
+    def restart_as_replica(self, node: RedisServer, timeout: float = 30.0) -> None:
+        """Start a killed master, whose replica has been promoted, again on its port with its
+        `nodes.conf`: it rejoins the cluster as the new master's replica (what replacing a lost
+        machine does). Returns once it is one, its link up, and every node is ready. (Until
+        the others tell it otherwise it still claims its old slots.)"""
+        node.start(timeout)
+        deadline = time.monotonic() + timeout
+        while not (node.info_field("replication", "role") == "slave" and self._node_ready(node)):
+            if time.monotonic() > deadline:
+                raise ServerError(f"node {node.port} did not come back as a replica")
+            time.sleep(0.05)
+        self.wait_ready(max(0.0, deadline - time.monotonic()))
+
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
