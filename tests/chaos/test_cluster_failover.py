@@ -27,7 +27,9 @@ from persistence import Database
 from tests.helpers.catalog import MakeEvent
 from tests.helpers.engine import Buyers, RunningEngine, ask_hold
 
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(90)]
+# Long, and in make chaos only: it fails about half the time (a seat map resyncs after the dead
+# master comes back as a replica, then sees no live change; docs/reliability.md, known gaps).
+pytestmark = [pytest.mark.chaos, pytest.mark.long, pytest.mark.timeout(90)]
 
 
 async def next_frame(watcher: Watcher, kind: FrameKind) -> FeedMessage:
