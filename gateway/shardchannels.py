@@ -58,13 +58,17 @@ class ShardChannels:
         # Set while a renewal has not finished: reads fail until one does, so the caller's
         # retry loop keeps trying instead of waiting on a subscriber that lacks channels.
         self._renewing = False
+        # Set once a subscribe has gone out: before that the subscriber has no connection, and
+        # redis-py answers a read with a RuntimeError, no RedisError, that would end the reader.
+        self._connected = False
 
     def _open(self) -> PubSub:
         return self._redis.pubsub()
 
     @property
     def subscribed(self) -> bool:
-        return bool(self._names)
+        """Whether there is anything to read: a channel wanted, and its subscribe sent."""
+        return self._connected and bool(self._names)
 
     async def subscribe(self, name: str) -> None:
         self._names.add(name)
@@ -74,6 +78,7 @@ class ShardChannels:
                 # has sent no command yet has not read.
                 await self._redis.initialize()
             await self._pubsub.ssubscribe(name)
+        self._connected = True
 
     async def unsubscribe(self, name: str) -> None:
         self._names.discard(name)
@@ -109,6 +114,7 @@ class ShardChannels:
         its slot now. Raises RedisError or OSError if that cannot be done yet (a failover still
         under way); calling it again later carries on from scratch."""
         self._renewing = True
+        self._connected = False
         with contextlib.suppress(RedisError, OSError):
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self._open()
@@ -116,6 +122,7 @@ class ShardChannels:
         with _as_outage():
             for name in sorted(self._names):
                 await self._pubsub.ssubscribe(name)
+        self._connected = bool(self._names)
         self._renewing = False
 
     async def aclose(self) -> None:

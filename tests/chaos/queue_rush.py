@@ -159,13 +159,14 @@ class RoomWatch:
         return cls(redis, keys.queue_channel(event_id))
 
     async def subscribe(self) -> None:
+        # The engine publishes rooms with SPUBLISH (sharded pub/sub), as every shard notice.
         self._pubsub = self.redis.pubsub()
-        await self._pubsub.subscribe(self.channel)
+        await self._pubsub.ssubscribe(self.channel)
 
     async def run(self) -> None:
         assert self._pubsub is not None, "subscribe first"
         async for message in self._pubsub.listen():
-            if message["type"] == "message":
+            if message["type"] == "smessage":
                 self.rooms.append(cast(RoomWire, orjson.loads(message["data"])))
                 self.received_at.append(time.monotonic())
                 self._news.set()
