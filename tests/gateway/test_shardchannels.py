@@ -18,10 +18,10 @@ async def test_there_is_something_to_read_only_once_the_subscribe_has_gone_out(
     try:
         subscribing = asyncio.create_task(channels.subscribe("{rq:0}:event:1:queue"))
         await asyncio.sleep(0)  # the subscribe has started, and waits on Redis
-        assert not channels.subscribed
-
+        while_subscribing = channels.subscribed
         await subscribing
-        assert channels.subscribed
+
+        assert (while_subscribing, channels.subscribed) == (False, True)
         message = await channels.get_message(5.0)
         assert message is not None
         assert (message.kind, message.channel) == (Kind.SUBSCRIBED, "{rq:0}:event:1:queue")
