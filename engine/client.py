@@ -166,7 +166,9 @@ class EngineClient:
                     # LPUSH adds left to right and actors take from the right: order is kept.
                     pipe.lpush(queue, *raws)
                 await pipe.execute()
-        except RedisError as exc:
+        except Exception as exc:
+            # Not only RedisError: whatever ends the push, every request in the batch is told,
+            # or it would wait for a send that never comes.
             if not sent.done():
                 sent.set_exception(exc)
             return
