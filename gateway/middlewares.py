@@ -75,6 +75,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = "Request body is too large"
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(exc.status, code, message, headers)
+    except ConnectionResetError:
+        # The caller hung up before its body arrived (a client's timeout in a rush): nothing was
+        # done and nobody is left to read an answer; it is no error of ours.
+        log.info("caller hung up before %s %s was read", request.method, request.path)
+        return error_response(400, "request_incomplete", "The request ended before its body")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "Something went wrong on our side")

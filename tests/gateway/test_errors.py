@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from devstack.servers import LOOPBACK, free_port
 from domain.statuses import Role
 from gateway.app import make_app
+from gateway.middlewares import error_middleware
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -293,3 +296,19 @@ async def test_an_unreachable_redis_is_a_503_with_retry_after(
     await error_of(socket, 503, "unavailable")
     for response in (seat_map, hold, socket):
         assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_a_caller_hanging_up_mid_body_is_no_error_of_ours(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def reads_the_body(request: web.Request) -> web.StreamResponse:
+        # What request.read() raises once the caller's connection is gone mid-body.
+        raise ConnectionResetError("Connection lost")
+
+    with caplog.at_level(logging.INFO, logger="gateway.middlewares"):
+        response = await error_middleware(make_mocked_request("POST", SIGNUP), reads_the_body)
+
+    assert response.status == 400
+    assert [(record.levelno, record.getMessage()) for record in caplog.records] == [
+        (logging.INFO, f"caller hung up before POST {SIGNUP} was read")
+    ]
