@@ -85,9 +85,13 @@ class ShardJournalWriter:
         *,
         batch: int,
         idle_seconds: float,
+        min_replicas: int = 0,
+        replica_wait_ms: int = 1000,
         metrics: ShardFlusherMetrics | None = None,
     ) -> None:
         self._redis = redis
+        self._min_replicas = min_replicas
+        self._replica_wait_ms = replica_wait_ms
         self._db = db
         self.keys = keys
         self._batch = batch
@@ -113,7 +117,15 @@ class ShardJournalWriter:
         if not head.entries:
             return
         started = time.perf_counter()
-        applied = await write_through(self._redis, self._db, self.keys, head.token, head.entries)
+        applied = await write_through(
+            self._redis,
+            self._db,
+            self.keys,
+            head.token,
+            head.entries,
+            min_replicas=self._min_replicas,
+            replica_wait_ms=self._replica_wait_ms,
+        )
         self._seen = head.entries[-1][0]
         if self._metrics is not None:
             self._metrics.flushed(
@@ -187,6 +199,8 @@ class Flusher:
                 batch=settings.flush_batch,
                 # As often as an engine retries a free lease: a new owner is seen as soon.
                 idle_seconds=settings.lease_ttl_ms / 1000 / 3,
+                min_replicas=settings.min_replicas,
+                replica_wait_ms=settings.replica_wait_ms,
                 metrics=None if metrics is None else metrics.shard(shard),
             )
             for shard in range(settings.shards)

@@ -54,6 +54,12 @@ class ShardKeys:
         return f"{self.tag}:journal"
 
     @property
+    def journal_replicated(self) -> str:
+        """A counter each journal writer bumps before it writes entries through, so that a
+        replica's acknowledgement of the bump proves it holds the entries (engine.writebehind)."""
+        return f"{self.tag}:journal-replicated"
+
+    @property
     def expiries(self) -> str:
         return f"{self.tag}:expiries"
 

@@ -155,6 +155,8 @@ class ShardRunner:
                 if self._settings.write_behind is WriteBehind.FLUSHER
                 else None
             ),
+            min_replicas=self._settings.min_replicas,
+            replica_wait_ms=self._settings.replica_wait_ms,
             metrics=self._metrics,
         )
         recovery = ShardRecovery(

@@ -27,7 +27,7 @@ from domain.statuses import HoldStatus, SeatStatus
 from engine.effects import JournalEntry
 from engine.keys import ShardKeys
 from engine.metrics import ShardMetrics
-from engine.redis_client import RedisClient
+from engine.redis_client import RedisClient, queue_replica_wait
 from engine.waiting import wait_until_set
 from persistence import Database, DatabaseUnavailable
 from persistence.seat_state import HoldRow, JournalBatch, SeatRow, apply_journal
@@ -77,20 +77,55 @@ def parse_entry(entry_id: str, raw: bytes) -> JournalBatch:
 RawEntry = tuple[bytes, dict[bytes, bytes]]
 
 
+class JournalNotReplicated(RedisError):
+    """The entries read from a shard's master are not yet on a replica (REDIS_MIN_REPLICAS):
+    writing them now could leave MariaDB with decisions a promoted replica never had, and a seat
+    held there twice, once from each side of the failover. They stay in the journal for a retry."""
+
+
 async def write_through(
-    redis: RedisClient, db: Database, keys: ShardKeys, token: int, raw_entries: list[RawEntry]
+    redis: RedisClient,
+    db: Database,
+    keys: ShardKeys,
+    token: int,
+    raw_entries: list[RawEntry],
+    *,
+    min_replicas: int = 0,
+    replica_wait_ms: int = 1000,
 ) -> int:
     """Apply entries read from the head of the journal under `token`, then delete them; return
     how many were new to MariaDB.
 
     Any number of writers may do this at once for one shard: the fence row lock orders their
     transactions, entries at or below the row's last applied id are skipped, and a delete of
-    ids another writer already deleted deletes nothing."""
+    ids another writer already deleted deletes nothing.
+
+    With `min_replicas`, the entries go to MariaDB only once that many replicas have them. A
+    turn waits for its replica before it answers, but a writer may read its entries sooner."""
+    if min_replicas:
+        await _confirm_replicated(redis, keys, min_replicas, replica_wait_ms)
     entries = [parse_entry(entry_id.decode(), fields[b"e"]) for entry_id, fields in raw_entries]
     async with db.transaction() as conn:
         applied = await apply_journal(conn, keys.shard, token, entries)
     await redis.xdel(keys.journal, *[entry_id for entry_id, _ in raw_entries])
     return applied
+
+
+async def _confirm_replicated(
+    redis: RedisClient, keys: ShardKeys, replicas: int, wait_ms: int
+) -> None:
+    """WAIT counts the writes of its own connection, and a replica applies the master's writes
+    in order: one write made after the entries were read, once acknowledged, proves the
+    replicas hold the entries too."""
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.incr(keys.journal_replicated)
+        queue_replica_wait(redis, pipe, keys.tag, replicas, wait_ms)
+        _, acknowledged = await pipe.execute()
+    if acknowledged < replicas:
+        raise JournalNotReplicated(
+            f"shard {keys.shard}: {acknowledged} of {replicas} replicas acknowledged the journal "
+            f"within {wait_ms} ms"
+        )
 
 
 class JournalFlusher:
@@ -104,6 +139,8 @@ class JournalFlusher:
         batch: int,
         still_owner: Callable[[], bool],
         backup_after_ms: int | None = None,
+        min_replicas: int = 0,
+        replica_wait_ms: int = 1000,
         metrics: ShardMetrics | None = None,
     ) -> None:
         """`backup_after_ms` None: flush after every turn; else only back the flusher process
@@ -115,6 +152,8 @@ class JournalFlusher:
         self._token = token
         self._batch = batch
         self._backup_after_ms = backup_after_ms
+        self._min_replicas = min_replicas
+        self._replica_wait_ms = replica_wait_ms
         self._left_at_last_look: bytes | None = None
         self.wakeup = asyncio.Event()
         self._metrics = metrics
@@ -127,7 +166,15 @@ class JournalFlusher:
         )
         if not raw_entries:
             return 0
-        await write_through(self._redis, self._db, self._keys, self._token, raw_entries)
+        await write_through(
+            self._redis,
+            self._db,
+            self._keys,
+            self._token,
+            raw_entries,
+            min_replicas=self._min_replicas,
+            replica_wait_ms=self._replica_wait_ms,
+        )
         if self._metrics is not None:
             self._metrics.flushed(time.perf_counter() - started)
         return len(raw_entries)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 from redis.crc import key_slot
@@ -13,14 +14,16 @@ from redis.crc import key_slot
 from config import Settings
 from devstack.servers import LOOPBACK, RedisClusterServer
 from engine.client import EngineClient
-from engine.effects import Effects
+from engine.effects import Effects, JournalEntry
 from engine.keys import ShardKeys, shard_of
 from engine.lease import ShardLease
 from engine.protocol import HoldRequest, encode_command
 from engine.queue import ReplicasBehind, ShardQueue
 from engine.redis_client import RedisClient
 from engine.scripts import Scripts
+from engine.writebehind import JournalNotReplicated, RawEntry, write_through
 from persistence import Database
+from persistence.seat_state import claim_fence
 from tests.helpers.catalog import MakeEvent
 from tests.helpers.engine import Buyers, ManualClock, RunningEngine, ask_hold
 from tests.helpers.redis_modes import ON_CLUSTER
@@ -133,3 +136,38 @@ async def test_a_lease_no_replica_holds_is_let_go_not_used(
     assert await replicated.try_acquire()
     assert replicated.held
     await replicated.release()
+
+
+async def test_the_journal_reaches_mariadb_only_once_a_replica_has_it(
+    redis: RedisClient, db: Database
+) -> None:
+    # A writer may read entries before the turn's WAIT has them on a replica; written through
+    # then, a failover would leave MariaDB a decision the promoted replica never saw.
+    keys = ShardKeys(0)
+    token = 7
+    async with db.transaction() as conn:
+        await claim_fence(conn, keys.shard, token)
+    await redis.xadd(keys.journal, {"e": orjson.dumps(EMPTY_ENTRY)})
+    raw_entries: list[RawEntry] = await redis.xrange(keys.journal)  # type: ignore[assignment]
+
+    with pytest.raises(JournalNotReplicated):
+        await write_through(redis, db, keys, token, raw_entries, min_replicas=2, replica_wait_ms=50)
+    assert await redis.xlen(keys.journal) == 1
+    assert await last_applied_entry(db, keys.shard) == "0-0"
+
+    assert await write_through(redis, db, keys, token, raw_entries, min_replicas=1) == 1
+    assert await redis.xlen(keys.journal) == 0
+    assert await last_applied_entry(db, keys.shard) == raw_entries[0][0].decode()
+
+
+EMPTY_ENTRY: JournalEntry = {"holds": [], "seats": [], "expire_sessions": []}
+
+
+async def last_applied_entry(db: Database, shard: int) -> str:
+    async with db.transaction() as conn:
+        row = await conn.fetch_one(
+            "SELECT last_journal_id FROM shard_fences WHERE shard = %s", (shard,)
+        )
+    assert row is not None
+    last: str = row["last_journal_id"]
+    return last
