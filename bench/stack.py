@@ -52,6 +52,9 @@ class RedisShape:
     replicas: int = 0
 
     CLUSTER_MASTERS: ClassVar[int] = 3
+    # Redis's own default is 15 s; this is short enough for a lost node to be noticed within a
+    # run and long enough that a master starved of CPU by the benchmark is not failed over.
+    NODE_TIMEOUT_MS: ClassVar[int] = 5000
 
     @property
     def min_replicas(self) -> int:
@@ -95,6 +98,7 @@ async def private_servers(redis_shape: RedisShape = ONE_SERVER) -> AsyncIterator
                 Path(folder) / "redis",
                 masters=RedisShape.CLUSTER_MASTERS,
                 replicas=redis_shape.replicas,
+                node_timeout_ms=RedisShape.NODE_TIMEOUT_MS,
             )
         else:
             redis = RedisServer(Path(folder) / "redis")
