@@ -9,23 +9,30 @@ checkout books seats through exactly the code path a real payment takes.
 Its sessions need no store of their own: the payment row holds the session id, amount, currency
 and status. Settings refuse to start a production process without a Stripe key, and the routes
 answer 404 whenever the provider is Stripe.
+
+Like Stripe, it delivers an event again when the webhook could not take it (503: the engine or
+MariaDB briefly away), with back-off, until it is taken: the buyer whose Pay met a 503 may walk
+away, and a hold the engine booked after all must still get its booking. The redeliveries live in
+this process (a development stand-in keeps no queue of its own) and stop when it closes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+import aiojobs
 import orjson
 import stripe
 
-from domain.errors import NotFound
+from domain.errors import NotFound, Unavailable
 from domain.statuses import PaymentStatus
 from gateway.payments.provider import CANCEL_PATH, SUCCESS_PATH, CheckoutPlan, CheckoutSession
-from gateway.payments.webhook import COMPLETED, EXPIRED
+from gateway.payments.webhook import COMPLETED, EXPIRED, Outcome
 from persistence.payments import PaymentRow, event_name, find_payment_by_session
 
 if TYPE_CHECKING:
@@ -36,6 +43,10 @@ log = logging.getLogger(__name__)
 
 PROVIDER_NAME: Final = "local"
 LOCAL_PATH: Final = "/checkout/local/"
+# Stripe retries for three days with growing pauses; here the first retry comes sooner, since
+# what refused the delivery is a brief outage on this machine.
+REDELIVERY_FIRST_SECONDS: Final = 1.0
+REDELIVERY_MAX_SECONDS: Final = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,7 @@ class LocalCheckout:
         self._webhooks = webhooks
         self._secret = webhook_secret
         self._public_url = public_url
+        self._redeliveries = aiojobs.Scheduler(close_timeout=1.0)
 
     # -- PaymentProvider ----------------------------------------------------------------------
 
@@ -74,7 +86,8 @@ class LocalCheckout:
         log.info("local checkout: payment %d (%s) refunded", payment_id, payment_intent_id)
 
     async def close(self) -> None:
-        """Nothing to close: the sessions live in MariaDB."""
+        """Stop redelivering; the sessions themselves live in MariaDB."""
+        await self._redeliveries.close()
 
     # -- the hosted page ----------------------------------------------------------------------
 
@@ -126,6 +139,26 @@ class LocalCheckout:
             },
         }
         payload = orjson.dumps(event).decode()
-        signature = stripe.WebhookSignature.generate_signature_header(payload, self._secret)
-        outcome = await self._webhooks.receive(payload.encode(), signature)
+        try:
+            outcome = await self._deliver(payload)
+        except Unavailable:
+            await self._redeliveries.spawn(self._redeliver(payload, event["id"]))
+            raise
         log.info("local checkout: %s for %s -> %s", event_type, payment.session_id, outcome)
+
+    async def _deliver(self, payload: str) -> Outcome:
+        signature = stripe.WebhookSignature.generate_signature_header(payload, self._secret)
+        return await self._webhooks.receive(payload.encode(), signature)
+
+    async def _redeliver(self, payload: str, event_id: str) -> None:
+        pause = REDELIVERY_FIRST_SECONDS
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                outcome = await self._deliver(payload)
+            except Unavailable as exc:
+                pause = min(pause * 2, REDELIVERY_MAX_SECONDS)
+                log.warning("local checkout: %s refused (%s); again in %.0fs", event_id, exc, pause)
+                continue
+            log.info("local checkout: %s redelivered -> %s", event_id, outcome)
+            return

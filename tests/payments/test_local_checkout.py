@@ -178,3 +178,29 @@ async def test_concurrent_local_checkouts_hand_out_one_session(
     assert [response.status for response in responses] == [201] * 3, bodies
     assert len({body["session_id"] for body in bodies}) == 1
     assert (await stack.payment(hold_id))["session_id"] == bodies[0]["session_id"]
+
+
+async def test_a_payment_the_engine_could_not_take_is_delivered_again_until_booked(
+    open_stack: OpenStack, make_event: MakeEvent
+) -> None:
+    # As Stripe redelivers a webhook answered 503: the buyer whose Pay met the outage may walk
+    # away, and the paid hold still becomes a booking once the engine is back.
+    stack = await open_stack(stripe=False, ENGINE_DECISION_TIMEOUT_SECONDS="0.5")
+    made = await make_event(seats=2, prices={"A": 1500})
+    buyer = await stack.buyer()
+    hold_id = await stack.hold(buyer, made.event_id, made.seat_ids[:1])
+    _, path = await local_checkout(stack, buyer, hold_id)
+    await stack.engine.stop()
+
+    refused = await stack.client.post(f"{path}/pay", allow_redirects=False)
+
+    assert refused.status == 503, await refused.text()
+    assert await stack.count("SELECT COUNT(*) FROM bookings") == 0
+    await stack.engine.start()
+
+    async def booked() -> bool:
+        return await stack.count("SELECT COUNT(*) FROM bookings") == 1
+
+    await eventually(booked, what="the redelivered payment to be booked")
+    assert await stack.hold_status(buyer, hold_id) == "booked"
+    assert (await stack.payment(hold_id))["status"] == "paid"
