@@ -27,6 +27,8 @@ DEMO_PASSWORD: Final = "demo-password"
 ORGANIZER_EMAIL: Final = "organizer@rushqueue.local"
 ORGANIZER_PASSWORD: Final = "organizer-password"
 DEMO_PRICES: Final = {"A": 9500, "B": 6500, "C": 3500}
+# The demo hall stands in Amsterdam: its times read in the zone a ticket holder lives in.
+DEMO_TIME_ZONE: Final = "Europe/Amsterdam"
 _ROW_CATEGORIES: Final = "AAABBBBCCC"
 
 
@@ -80,6 +82,7 @@ async def load_demo(db: Database, *, hasher: PasswordHasher | None = None) -> De
                     sale_ends_at=now + timedelta(days=30),
                     currency="EUR",
                     prices=DEMO_PRICES,
+                    time_zone=DEMO_TIME_ZONE,
                 ),
             )
     owned = hasher is None

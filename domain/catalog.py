@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import InvalidInput
 from domain.geometry import SectionGeometry, Stage
@@ -45,6 +46,13 @@ _CATEGORY_CODE_MAX: Final = 32
 _CATEGORY_NAME_MAX: Final = 100
 _SECTION_NAME_MAX: Final = 32
 _ROW_LABEL_MAX: Final = 16
+TIME_ZONE_MAX: Final = 64  # 0006_event_time_zone.sql
+DEFAULT_TIME_ZONE: Final = "UTC"
+# Letters, digits and the punctuation of zone names; no path tricks reach the zone database.
+_TIME_ZONE_NAME: Final = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
+_TIME_ZONE_HINT: Final = (
+    "'time_zone' is {name!r}, which is not a known IANA time zone such as 'Europe/Amsterdam'"
+)
 
 _CURRENCY: Final = re.compile(r"[A-Z]{3}")
 _EVENT_FIELDS: Final = frozenset(
@@ -58,6 +66,7 @@ _EVENT_FIELDS: Final = frozenset(
         "max_seats_per_buyer",
         "prices",
         "no_single_gaps",
+        "time_zone",
     }
 )
 
@@ -135,6 +144,8 @@ class EventSpec:
     prices: Mapping[str, int]
     # Refuse holds that strand a single free seat (engine/seat_index.py); off unless asked.
     no_single_gaps: bool = False
+    # Where the event happens, as an IANA name: its times are shown in this zone.
+    time_zone: str = DEFAULT_TIME_ZONE
 
 
 def parse_venue_layout(obj: Any) -> VenueLayout:
@@ -224,7 +235,8 @@ def geometry_document(layout: VenueLayout) -> dict[str, Any] | None:
 def parse_event_spec(obj: Any) -> EventSpec:
     """An event from `{"venue_id", "name", "starts_at", "sale_starts_at", "sale_ends_at",
     "currency", "max_seats_per_buyer"?, "prices": {category_code: amount_minor},
-    "no_single_gaps"?}`."""
+    "no_single_gaps"?, "time_zone"?}` (an IANA name such as "Europe/Amsterdam"; UTC when
+    left out)."""
     body = _object(obj, "event")
     _only(body, "", _EVENT_FIELDS)
     venue_id = _integer(body.get("venue_id"), "venue_id", 1, 2**63 - 1)
@@ -256,6 +268,9 @@ def parse_event_spec(obj: Any) -> EventSpec:
     no_single_gaps = False
     if body.get("no_single_gaps") is not None:
         no_single_gaps = _typed(body["no_single_gaps"], "no_single_gaps", bool)
+    time_zone = DEFAULT_TIME_ZONE
+    if body.get("time_zone") is not None:
+        time_zone = _time_zone(body["time_zone"])
     return EventSpec(
         venue_id=venue_id,
         name=name,
@@ -266,7 +281,20 @@ def parse_event_spec(obj: Any) -> EventSpec:
         max_seats_per_buyer=max_seats,
         prices=prices,
         no_single_gaps=no_single_gaps,
+        time_zone=time_zone,
     )
+
+
+def _time_zone(raw: Any) -> str:
+    """An IANA time zone name this machine's zone database knows."""
+    name = _typed(raw, "time_zone", str)
+    if len(name) > TIME_ZONE_MAX or not _TIME_ZONE_NAME.fullmatch(name):
+        raise InvalidInput(_TIME_ZONE_HINT.format(name=name), field="time_zone")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(_TIME_ZONE_HINT.format(name=name), field="time_zone") from None
+    return name
 
 
 def check_prices(prices: Mapping[str, int], category_codes: set[str]) -> None:

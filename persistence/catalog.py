@@ -62,6 +62,7 @@ class EventSummary:
     currency: str
     max_seats_per_buyer: int
     no_single_gaps: bool
+    time_zone: str  # IANA name; the times above are UTC, shown in this zone
     seats_total: int
     seats_available: int
 
@@ -127,7 +128,7 @@ _CATEGORIES: Final = """
 # single-event form still uses the primary key.
 _EVENTS: Final = """
     SELECT e.id, e.name, e.venue_id, v.name AS venue, e.starts_at, e.sale_starts_at,
-           e.sale_ends_at, e.currency, e.max_seats_per_buyer, e.no_single_gaps,
+           e.sale_ends_at, e.currency, e.max_seats_per_buyer, e.no_single_gaps, e.time_zone,
            COUNT(es.id) AS seats_total,
            COUNT(CASE WHEN es.status = 'available' THEN 1 END) AS seats_available
     FROM events e
@@ -197,7 +198,8 @@ async def create_event(conn: Connection, spec: EventSpec) -> int:
     check_prices(spec.prices, set(category_ids))
     event_id = await conn.insert(
         "INSERT INTO events (venue_id, name, starts_at, sale_starts_at, sale_ends_at, currency,"
-        " max_seats_per_buyer, no_single_gaps) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        " max_seats_per_buyer, no_single_gaps, time_zone)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
             spec.venue_id,
             spec.name,
@@ -207,6 +209,7 @@ async def create_event(conn: Connection, spec: EventSpec) -> int:
             spec.currency,
             spec.max_seats_per_buyer,
             spec.no_single_gaps,
+            spec.time_zone,
         ),
     )
     await conn.execute_many(
@@ -412,6 +415,7 @@ def _event(row: Row) -> EventSummary:
         currency=row["currency"],
         max_seats_per_buyer=row["max_seats_per_buyer"],
         no_single_gaps=bool(row["no_single_gaps"]),
+        time_zone=str(row["time_zone"]),
         seats_total=row["seats_total"],
         seats_available=row["seats_available"],
     )

@@ -80,7 +80,9 @@ class CheckoutSeats:
 class BookedEvent:
     id: int
     name: str
+    venue: str
     starts_at: datetime
+    time_zone: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -353,10 +355,11 @@ async def record_event(
 async def list_bookings(conn: Connection, user_id: int) -> list[BookingRow]:
     """The user's bookings, newest first, each with its seats in seat order."""
     rows = await conn.fetch_all(
-        "SELECT b.id, b.event_id, e.name, e.starts_at, b.amount_minor, b.currency,"
-        " p.status AS payment_status, b.created_at"
+        "SELECT b.id, b.event_id, e.name, v.name AS venue, e.starts_at, e.time_zone,"
+        " b.amount_minor, b.currency, p.status AS payment_status, b.created_at"
         " FROM bookings b"
         " JOIN events e ON e.id = b.event_id"
+        " JOIN venues v ON v.id = e.venue_id"
         " JOIN payments p ON p.id = b.payment_id"
         " WHERE b.user_id = %s ORDER BY b.created_at DESC, b.id DESC",
         (user_id,),
@@ -381,7 +384,9 @@ async def list_bookings(conn: Connection, user_id: int) -> list[BookingRow]:
             event=BookedEvent(
                 id=int(row["event_id"]),
                 name=str(row["name"]),
+                venue=str(row["venue"]),
                 starts_at=row["starts_at"].replace(tzinfo=UTC),
+                time_zone=str(row["time_zone"]),
             ),
             seats=tuple(seats.get(int(row["id"]), ())),
             amount_minor=int(row["amount_minor"]),

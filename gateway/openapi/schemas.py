@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from domain.catalog import (
     DEFAULT_MAX_SEATS_PER_BUYER,
+    DEFAULT_TIME_ZONE,
     MAX_COORDINATE,
     MAX_PRICE_MINOR,
     MAX_RANK,
@@ -12,6 +15,7 @@ from domain.catalog import (
     MAX_SEATS_PER_BUYER,
     MAX_SPACING,
     MIN_SPACING,
+    TIME_ZONE_MAX,
 )
 from domain.geometry import DEFAULT_ROW_SPACING, DEFAULT_SEAT_SPACING
 from domain.statuses import HoldStatus, PaymentStatus, Role, SeatStatus
@@ -46,6 +50,12 @@ from gateway.openapi.constraints import (
 from gateway.openapi.waiting_room import waiting_room_schemas
 from gateway.payments.webhook import Outcome
 
+TIME_ZONE: Final[Schema] = {
+    "type": "string",
+    "maxLength": TIME_ZONE_MAX,
+    "description": "IANA time zone name, e.g. Europe/Amsterdam.",
+}
+
 
 def _payment_schemas() -> dict[str, Schema]:
     payment_status: Schema = {"type": "string", "enum": [status.value for status in PaymentStatus]}
@@ -77,7 +87,15 @@ def _payment_schemas() -> dict[str, Schema]:
         "Booking": exact(
             {
                 "id": integer(1),
-                "event": exact({"id": integer(1), "name": STRING, "starts_at": DATETIME}),
+                "event": exact(
+                    {
+                        "id": integer(1),
+                        "name": STRING,
+                        "starts_at": DATETIME,
+                        "venue": STRING,
+                        "time_zone": TIME_ZONE,
+                    }
+                ),
                 "seats": {"type": "array", "items": booked_seat},
                 "amount_minor": integer(0),
                 "currency": STRING,
@@ -162,6 +180,7 @@ def _catalog_schemas() -> dict[str, Schema]:
         "starts_at": DATETIME,
         "sale_starts_at": DATETIME,
         "sale_ends_at": DATETIME,
+        "time_zone": TIME_ZONE,
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
         "max_seats_per_buyer": integer(1, MAX_SEATS_PER_BUYER),
         "no_single_gaps": {
@@ -487,6 +506,13 @@ def _request_schemas() -> dict[str, Schema]:
                     "minProperties": 1,
                     "additionalProperties": integer(0, MAX_PRICE_MINOR),
                     "description": "Minor units (cents) per category code of the venue.",
+                },
+                "time_zone": {
+                    "type": ["string", "null"],
+                    "maxLength": TIME_ZONE_MAX,
+                    "default": DEFAULT_TIME_ZONE,
+                    "description": "IANA name, e.g. Europe/Amsterdam: the event's times are "
+                    f"shown in it. Null or absent means {DEFAULT_TIME_ZONE}.",
                 },
                 "no_single_gaps": {
                     "type": ["boolean", "null"],

@@ -49,6 +49,8 @@ class EventView(TypedDict):
     starts_at: str
     sale_starts_at: str
     sale_ends_at: str
+    # IANA name: the times above are instants, read by people in this zone.
+    time_zone: str
     currency: str
     max_seats_per_buyer: int
     # Holds that would strand a single free seat are refused (`orphan_seat`).
@@ -151,6 +153,7 @@ def event_view(event: EventSummary, room: WaitingRoomSettings | None) -> EventVi
         "starts_at": utc_iso(event.starts_at),
         "sale_starts_at": utc_iso(event.sale_starts_at),
         "sale_ends_at": utc_iso(event.sale_ends_at),
+        "time_zone": event.time_zone,
         "currency": event.currency,
         "max_seats_per_buyer": event.max_seats_per_buyer,
         "no_single_gaps": event.no_single_gaps,

@@ -51,6 +51,8 @@ class BookedEventView(TypedDict):
     id: int
     name: str
     starts_at: str
+    venue: str
+    time_zone: str
 
 
 class BookingView(TypedDict):
@@ -88,6 +90,8 @@ def booking_view(booking: BookingRow) -> BookingView:
             "id": booking.event.id,
             "name": booking.event.name,
             "starts_at": utc_iso(booking.event.starts_at),
+            "venue": booking.event.venue,
+            "time_zone": booking.event.time_zone,
         },
         "seats": [
             {

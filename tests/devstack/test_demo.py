@@ -55,6 +55,7 @@ async def test_the_demo_is_an_event_on_sale_now_and_a_buyer(
     assert detail is not None
     assert detail.event.name == "Demo Night"
     assert detail.event.currency == "EUR"
+    assert detail.event.time_zone == "Europe/Amsterdam"
     assert detail.event.seats_available == detail.event.seats_total == venue.seats
     now = naive_utc(datetime.now(UTC))
     assert detail.event.sale_starts_at < now < detail.event.sale_ends_at

@@ -202,6 +202,8 @@ def test_an_event_normalises_times_to_naive_utc() -> None:
     assert spec.starts_at.tzinfo is None
     assert spec.max_seats_per_buyer == 6
     assert spec.prices == {"A": 8900, "B": 0}
+    assert spec.time_zone == "UTC"  # none given
+    assert parse_event_spec({**EVENT, "time_zone": "Europe/Lisbon"}).time_zone == "Europe/Lisbon"
 
 
 @pytest.mark.parametrize(
@@ -227,6 +229,10 @@ def test_an_event_normalises_times_to_naive_utc() -> None:
         ("prices", {"A": 10**9 + 1, "B": 0}, "between 0 and 1000000000"),
         ("prices", {"A": 1.5, "B": 0}, "must be an integer"),
         ("doors_at", "2030-05-01T19:00:00Z", "unknown fields: doors_at"),
+        ("time_zone", "Europe/Atlantis", "not a known IANA time zone"),
+        ("time_zone", "/etc/passwd", "not a known IANA time zone"),
+        ("time_zone", "Europe/../../etc", "not a known IANA time zone"),
+        ("time_zone", 1, "must be a string"),
     ],
 )
 def test_event_mistakes_name_their_field(key: str, value: Any, words: str) -> None:

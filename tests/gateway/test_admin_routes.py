@@ -97,6 +97,7 @@ async def test_an_admin_creates_an_event_that_goes_on_the_public_list(
         "starts_at": "2030-05-01T17:30:00+00:00",
         "sale_starts_at": "2030-03-01T10:00:00+00:00",
         "sale_ends_at": "2030-05-01T16:00:00+00:00",
+        "time_zone": "UTC",  # none given
         "currency": "EUR",
         "max_seats_per_buyer": 4,
         "no_single_gaps": False,
@@ -112,6 +113,37 @@ async def test_an_admin_creates_an_event_that_goes_on_the_public_list(
     assert [e["id"] for e in public["events"]] == [event["id"]]
     seats = await (await client.get(f"/api/v1/events/{event['id']}/seats")).json()
     assert len(seats["seats"]) == 10
+
+
+async def test_an_event_keeps_its_time_zone(client: Client, admin: dict[str, str]) -> None:
+    venue = await create_venue(client, admin)
+    body = event_body(venue["id"], time_zone="America/New_York")
+
+    created = await client.post(EVENTS, json=body, headers=admin)
+
+    assert created.status == 201
+    event = (await created.json())["event"]
+    assert event["time_zone"] == "America/New_York"
+    fetched = await (await client.get(f"/api/v1/events/{event['id']}")).json()
+    assert fetched["event"]["time_zone"] == "America/New_York"
+
+
+@pytest.mark.parametrize(
+    "zone", ["Mars/Olympus_Mons", "../../etc/passwd", "", "Europe/" + "x" * 60]
+)
+async def test_an_unknown_time_zone_is_422(
+    client: Client, admin: dict[str, str], db: Database, zone: str
+) -> None:
+    venue = await create_venue(client, admin)
+
+    response = await client.post(
+        EVENTS, json=event_body(venue["id"], time_zone=zone), headers=admin
+    )
+
+    error = await error_of(response, 422, "invalid_input")
+    assert error["field"] == "time_zone"
+    async with db.transaction() as conn:
+        assert await conn.fetch_value("SELECT COUNT(*) FROM events") == 0
 
 
 @pytest.mark.parametrize(("method", "path"), [("POST", VENUES), ("GET", VENUES), ("POST", EVENTS)])

@@ -65,6 +65,7 @@ async def test_events_are_listed_anonymously(client: Client, make_event: MakeEve
         "starts_at": event["starts_at"],
         "sale_starts_at": made.sale_starts_at.isoformat() + "+00:00",
         "sale_ends_at": made.sale_ends_at.isoformat() + "+00:00",
+        "time_zone": "UTC",  # made without one
         "currency": "EUR",
         "max_seats_per_buyer": 3,
         "no_single_gaps": False,

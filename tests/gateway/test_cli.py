@@ -94,6 +94,7 @@ async def test_the_example_files_create_a_venue_then_an_event(
     event = json.loads(event_run.stdout)["event"]
     assert (event["venue_id"], event["seats_total"]) == (venue["id"], venue["seats"])
     assert event["starts_at"] == "2030-05-01T17:30:00+00:00"
+    assert event["time_zone"] == "Europe/Amsterdam"  # 19:30 there, as the file writes it
     assert {price["category"] for price in event["prices"]} == {"A", "B", "C"}
 
 

@@ -114,10 +114,13 @@ async def create_on_sale_event(
     currency: str = "EUR",
     layout: VenueLayout | None = None,
     no_single_gaps: bool = False,
+    starts_at: datetime | None = None,
+    time_zone: str = "UTC",
 ) -> MadeEvent:
     """A venue and an event on sale now (unless told otherwise) in any database, for tests
     that run on a private server as well as for `make_event`. `layout` replaces the made-up
-    one-section venue (then `seats` is ignored and `prices` must cover its categories)."""
+    one-section venue (then `seats` is ignored and `prices` must cover its categories).
+    The event starts an hour after its sale closes unless `starts_at` says otherwise."""
     price_map = dict(prices or {"A": 5000})
     now = naive_utc(datetime.now(UTC))
     opens = naive_utc(sale_starts_at) if sale_starts_at else now - timedelta(hours=1)
@@ -130,13 +133,14 @@ async def create_on_sale_event(
             EventSpec(
                 venue_id=venue_id,
                 name=name,
-                starts_at=closes + timedelta(hours=1),
+                starts_at=naive_utc(starts_at) if starts_at else closes + timedelta(hours=1),
                 sale_starts_at=opens,
                 sale_ends_at=closes,
                 currency=currency,
                 max_seats_per_buyer=max_seats_per_buyer,
                 prices=price_map,
                 no_single_gaps=no_single_gaps,
+                time_zone=time_zone,
             ),
         )
         seat_rows = await event_seat_map(conn, event_id)

@@ -79,6 +79,9 @@ async def test_paying_on_the_local_page_books_through_the_webhook(
     listed = await stack.client.get("/api/v1/bookings", headers=buyer.headers)
     [booking] = (await listed.json())["bookings"]
     assert booking["amount_minor"] == 8400
+    # Where and when, in the event's own time zone (UTC for an event made without one).
+    assert booking["event"]["venue"].startswith("Test Venue")
+    assert booking["event"]["time_zone"] == "UTC"
     # A resubmitted form pays nothing twice; it shows where the checkout stands.
     again = await stack.client.post(f"{path}/pay", allow_redirects=False)
     assert again.status == 200

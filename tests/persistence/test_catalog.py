@@ -310,3 +310,26 @@ async def test_make_event_shares_seats_among_categories(
     assert detail.event.max_seats_per_buyer == 2
     assert detail.event.sale_starts_at == made.sale_starts_at
     assert made.sale_starts_at < naive_utc(datetime.now(UTC)) < made.sale_ends_at
+
+
+async def test_an_event_keeps_its_time_zone(db: Database) -> None:
+    async with db.transaction() as conn:
+        venue_id = await create_venue(conn, LAYOUT)
+        event_id = await create_event(conn, spec(venue_id, time_zone="Asia/Tokyo"))
+    async with db.transaction() as conn:
+        detail = await get_event(conn, event_id)
+    assert detail is not None
+    assert detail.event.time_zone == "Asia/Tokyo"
+
+
+async def test_an_event_stored_without_a_time_zone_is_in_utc(db: Database) -> None:
+    """Rows from before 0006_event_time_zone.sql, as the migration leaves them."""
+    async with db.transaction() as conn:
+        venue_id = await create_venue(conn, LAYOUT)
+        event_id = await conn.insert(
+            "INSERT INTO events (venue_id, name, starts_at, sale_starts_at, sale_ends_at,"
+            " currency) VALUES (%s, 'Old', %s, %s, %s, 'EUR')",
+            (venue_id, NIGHT.starts_at, NIGHT.sale_starts_at, NIGHT.sale_ends_at),
+        )
+        [event] = [found for found in await list_events(conn) if found.id == event_id]
+    assert event.time_zone == "UTC"

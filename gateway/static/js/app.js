@@ -3,11 +3,12 @@
 
 import { api } from "./api.js";
 import { loginPage, signupPage } from "./auth.js";
-import { bookingsPage, paymentPage } from "./bookings.js";
+import { bookingPrintPage, bookingsPage, paymentPage } from "./bookings.js";
 import { eventPage } from "./eventpage.js";
 import { eventsPage } from "./events.js";
 import { announceOnNextView, newView } from "./notice.js";
 import { organizerPage } from "./organizer.js";
+import { reviewPage } from "./review.js";
 import { navigate, startRouter } from "./router.js";
 import { salesPage } from "./salespanel.js";
 import { currentSession, forgetSession, onSessionChange, updateUser } from "./session.js";
@@ -15,9 +16,11 @@ import { currentSession, forgetSession, onSessionChange, updateUser } from "./se
 const ROUTES = [
   [/^\/$/, eventsPage],
   [/^\/events\/(\d+)$/, eventPage],
+  [/^\/events\/(\d+)\/review$/, reviewPage],
   [/^\/login$/, loginPage],
   [/^\/signup$/, signupPage],
   [/^\/bookings$/, bookingsPage],
+  [/^\/bookings\/(\d+)\/print$/, bookingPrintPage],
   [/^\/payment\/(success|cancel)$/, paymentPage],
   [/^\/organizer$/, organizerPage],
   [/^\/organizer\/events\/(\d+)$/, salesPage],

@@ -50,3 +50,21 @@ export function minutesSeconds(totalSeconds) {
 export function plural(count, one, many) {
   return `${count} ${count === 1 ? one : many}`;
 }
+
+// One formatter per time zone: every event's times read as on its tickets, in its own zone,
+// with the zone's name ("1 May 2030, 19:30 CEST") so a buyer elsewhere is not misled.
+const eventFormats = new Map();
+
+/** An instant (ISO string) as a date and time in the IANA `timeZone`, naming the zone. */
+export function eventDateTime(iso, timeZone = "UTC") {
+  if (!eventFormats.has(timeZone)) {
+    eventFormats.set(timeZone, new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone }));
+  }
+  return `${eventFormats.get(timeZone).format(new Date(iso))} ${zoneName(iso, timeZone)}`;
+}
+
+/** The zone's short name at that instant ("CEST", "GMT+2"): summer and winter differ. */
+function zoneName(iso, timeZone) {
+  const parts = new Intl.DateTimeFormat("en-GB", { timeZone, timeZoneName: "short" }).formatToParts(new Date(iso));
+  return parts.find((part) => part.type === "timeZoneName")?.value ?? timeZone;
+}

@@ -8,6 +8,7 @@ import { api } from "./api.js";
 import { el, field } from "./dom.js";
 import { minutesSeconds, money, plural } from "./format.js";
 import { announce, announceError } from "./notice.js";
+import { navigate } from "./router.js";
 
 const TICK_MS = 250;
 const FINAL_WARNING_SECONDS = 60;
@@ -17,6 +18,16 @@ const RETRYABLE = new Set(["network", "unavailable", "engine_unavailable", "rate
 
 function storageKey(eventId) {
   return `rushqueue.hold.${eventId}`;
+}
+
+/** The id of the hold this tab made on the event (kept across reloads and the checkout), or
+ *  null: the order review reads it, and the event page keeps it payable after the sale. */
+export function holdHere(eventId) {
+  return sessionStorage.getItem(storageKey(eventId));
+}
+
+export function hasHoldHere(eventId) {
+  return holdHere(eventId) !== null;
 }
 
 export class HoldPanel {
@@ -193,23 +204,9 @@ export class HoldPanel {
     }
   }
 
-  async checkout() {
-    const hold = this.hold;
-    if (!hold) return;
-    this.checkoutButton.disabled = true;
-    try {
-      const { checkout_url: checkoutUrl } = await api("POST", `/api/v1/holds/${encodeURIComponent(hold.id)}/checkout`);
-      announce("Taking you to the payment page…");
-      location.assign(checkoutUrl);
-    } catch (error) {
-      if (error.code === "not_admitted") {
-        this.onNotAdmitted(error);
-        return;
-      }
-      if (error.code === "hold_not_active" || error.code === "conflict") this.stop();
-      announceError(error);
-      this.checkoutButton.disabled = false;
-    }
+  /** On to the order review (review.js): the seats, prices and time left, then the payment. */
+  checkout() {
+    if (this.hold) navigate(`#/events/${this.event.id}/review`);
   }
 
   start(hold, millisecondsLeft) {

@@ -4,8 +4,9 @@
 
 import { api } from "./api.js";
 import { el, field } from "./dom.js";
-import { dateTime } from "./format.js";
+import { eventDateTime } from "./format.js";
 import { announce, announceError } from "./notice.js";
+import { inOrganizerWords } from "./organizerwords.js";
 import { isAdmin } from "./session.js";
 
 export async function organizerPage(container) {
@@ -15,11 +16,11 @@ export async function organizerPage(container) {
     return;
   }
   const eventForm = new EventForm();
-  const venueForm = venueFormElement((venue) => eventForm.loadVenues(venue.id));
+  const venueForm = venueFormElement((venue) => eventForm.loadVenues(venue.id), () => eventForm.name.focus());
   const events = el("ul", { className: "event-list" });
   container.append(
-    el("section", { attrs: { "aria-labelledby": "new-venue" } }, el("h2", { id: "new-venue", text: "New venue" }), venueForm),
-    el("section", { attrs: { "aria-labelledby": "new-event" } }, el("h2", { id: "new-event", text: "New event" }), eventForm.element),
+    el("section", { attrs: { "aria-labelledby": "new-venue" } }, el("h2", { id: "new-venue", text: "New venue" }), venueForm.element, venueForm.result),
+    el("section", { attrs: { "aria-labelledby": "new-event" } }, el("h2", { id: "new-event", text: "New event" }), eventForm.element, eventForm.result),
     el("section", { attrs: { "aria-labelledby": "watch-sales" } }, el("h2", { id: "watch-sales", text: "Watch sales" }), events));
   eventForm.onCreated = () => listEvents(events);
   await Promise.all([eventForm.loadVenues(), listEvents(events)]);
@@ -30,7 +31,7 @@ async function listEvents(list) {
     const { events } = await api("GET", "/api/v1/events");
     list.replaceChildren(...events.map((event) => el("li", { className: "event-card" },
       el("a", { href: `#/organizer/events/${event.id}`, text: `${event.name}: live sales` }),
-      el("p", { text: `${event.venue} · ${dateTime(event.starts_at)}` }))));
+      el("p", { text: `${event.venue} · ${eventDateTime(event.starts_at, event.time_zone)}` }))));
   } catch (error) {
     announceError(error);
   }
@@ -38,11 +39,32 @@ async function listEvents(list) {
 
 // -- venue layout ----------------------------------------------------------------------------
 
-/** A list of repeated input rows (categories, sections) with an "Add" button. */
+/** A list of repeated input rows (categories, sections) with an "Add" button; `reset()` goes
+ *  back to one empty row. */
 function repeater(legend, addText, makeRow) {
   const rows = el("div", { className: "repeater-rows" }, makeRow());
   const add = el("button", { type: "button", text: addText, on: { click: () => rows.append(makeRow()) } });
-  return { element: el("fieldset", {}, el("legend", { text: legend }), rows, add), rows };
+  return { element: el("fieldset", {}, el("legend", { text: legend }), rows, add), rows, reset: () => rows.replaceChildren(makeRow()) };
+}
+
+/** What became of a form's last submission, under the form: what was made, with the way on to
+ *  it, or why it was refused in the form's words. (The page's live region says it too.) */
+function formResult() {
+  return el("div", { className: "form-result", hidden: true });
+}
+
+function showCreated(result, ...content) {
+  result.hidden = false;
+  result.classList.remove("form-error");
+  result.replaceChildren(el("p", {}, ...content));
+}
+
+function showRefused(result, error) {
+  const words = inOrganizerWords(error);
+  announceError(words);
+  result.hidden = false;
+  result.classList.add("form-error");
+  result.replaceChildren(el("p", { text: words.message ?? "" }));
 }
 
 function categoryRow() {
@@ -100,13 +122,16 @@ function value(row, name) {
   return row.querySelector(`[name="${name}"]`).value.trim();
 }
 
-function venueFormElement(onCreated) {
+/** The venue form; `onCreated(venue)` after one is made, `onNext()` when the organizer goes on
+ *  to put an event on sale in it. */
+function venueFormElement(onCreated, onNext) {
   const categories = repeater("Categories", "Add a category", categoryRow);
   const sections = repeater("Sections (rows numbered 1 up, seats 1 up)", "Add a section", sectionRow);
   const name = el("input", { name: "venue-name", required: true, maxLength: 200 });
   const submit = el("button", { type: "submit", className: "primary", text: "Create venue" });
   const stage = stageFields();
   const form = el("form", { className: "stacked-form" }, field("Venue name", name), categories.element, sections.element, stage, submit);
+  const result = formResult();
   form.addEventListener("submit", async (submitted) => {
     submitted.preventDefault();
     const layout = {
@@ -124,22 +149,52 @@ function venueFormElement(onCreated) {
     submit.disabled = true;
     try {
       const { venue } = await api("POST", "/api/v1/admin/venues", { body: layout });
-      announce(`Venue "${venue.name}" created with ${venue.seats} seats.`);
+      const said = `Venue "${venue.name}" created with ${venue.seats} seats.`;
+      announce(said);
+      // A blank form: the values kept would make a duplicate venue one click away.
+      form.reset();
+      categories.reset();
+      sections.reset();
+      showCreated(result, `${said} `, el("button", { type: "button", className: "link-button", text: `Put an event on sale in ${venue.name}`, on: { click: onNext } }));
       await onCreated(venue);
     } catch (error) {
-      announceError(error);
+      if (error.code === "invalid_input") showRefused(result, error);
+      else announceError(error);
     } finally {
       submit.disabled = false;
     }
   });
-  return form;
+  return { element: form, result };
 }
 
 // -- event -----------------------------------------------------------------------------------
 
-/** A datetime-local input's value (the organizer's own time zone) as an ISO instant. */
-function instant(input) {
-  return new Date(input.value).toISOString();
+/** A datetime-local input's value, read as the wall clock in `timeZone` (the event's), as an
+ *  ISO instant. */
+function instant(input, timeZone) {
+  const asUtc = Date.parse(`${input.value}Z`);
+  // The zone's offset at the instant itself, so a time just after a DST change reads right.
+  const first = asUtc - zoneOffsetMs(asUtc, timeZone);
+  return new Date(asUtc - zoneOffsetMs(first, timeZone)).toISOString();
+}
+
+/** How far `timeZone`'s wall clock is ahead of UTC at `epochMs`. */
+function zoneOffsetMs(epochMs, timeZone) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
+    timeZone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric",
+  }).formatToParts(new Date(epochMs)).map(({ type, value }) => [type, Number(value)]));
+  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  return wall - (epochMs - (epochMs % 1000));
+}
+
+/** A choice of every time zone the browser knows, starting at the organizer's own. */
+function timeZoneSelect() {
+  const own = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const zones = Intl.supportedValuesOf("timeZone");
+  const select = el("select", { name: "time-zone", required: true },
+    ...(zones.includes(own) ? zones : [own, ...zones]).map((zone) => el("option", { value: zone, text: zone.replaceAll("_", " ") })));
+  select.value = own;
+  return select;
 }
 
 class EventForm {
@@ -153,11 +208,15 @@ class EventForm {
     this.saleEndsAt = el("input", { name: "sale-ends-at", type: "datetime-local", required: true });
     this.currency = el("input", { name: "currency", required: true, value: "EUR", pattern: "[A-Z]{3}", size: 4 });
     this.maxSeats = el("input", { name: "max-seats", type: "number", required: true, min: 1, max: 50, value: "6" });
+    this.timeZone = timeZoneSelect();
     this.noSingleGaps = el("input", { name: "no-single-gaps", type: "checkbox" });
     this.prices = el("fieldset", {}, el("legend", { text: "Prices" }));
     const submit = el("button", { type: "submit", className: "primary", text: "Create event" });
+    this.result = formResult();
     this.element = el("form", { className: "stacked-form" },
-      field("Venue", this.venue), field("Event name", this.name), field("Starts at", this.startsAt),
+      field("Venue", this.venue), field("Event name", this.name),
+      field("Time zone", this.timeZone, "Where the event happens: the times below, and on its tickets, are in this zone."),
+      field("Starts at", this.startsAt),
       field("Sale opens", this.saleStartsAt), field("Sale closes", this.saleEndsAt),
       field("Currency", this.currency, "Three letters, e.g. EUR."), field("Seats per buyer", this.maxSeats),
       el("label", { className: "checkbox-field" }, this.noSingleGaps, " No single-seat gaps: refuse holds that would leave one seat alone in a row"),
@@ -168,13 +227,26 @@ class EventForm {
       try {
         const { event } = await api("POST", "/api/v1/admin/events", { body: this.spec() });
         announce(`Event "${event.name}" created.`);
+        this.clear();
+        showCreated(this.result, `Event "${event.name}" created: `,
+          el("a", { href: `#/events/${event.id}`, text: `${event.name} on the buyer's page` }), " · ",
+          el("a", { href: `#/organizer/events/${event.id}`, text: "Watch its sales" }));
         await this.onCreated(event);
       } catch (error) {
-        announceError(error);
+        if (error.code === "invalid_input") showRefused(this.result, error);
+        else announceError(error);
       } finally {
         submit.disabled = false;
       }
     });
+  }
+
+  /** A blank form for the next event, on the same venue and in the same time zone. */
+  clear() {
+    const [venue, timeZone] = [this.venue.value, this.timeZone.value];
+    this.element.reset();
+    this.venue.value = venue;
+    this.timeZone.value = timeZone;
   }
 
   /** Fill the venue choice; `selectId` (a venue just created) is chosen, else the choice stays. */
@@ -209,9 +281,10 @@ class EventForm {
     return {
       venue_id: Number(this.venue.value),
       name: this.name.value.trim(),
-      starts_at: instant(this.startsAt),
-      sale_starts_at: instant(this.saleStartsAt),
-      sale_ends_at: instant(this.saleEndsAt),
+      starts_at: instant(this.startsAt, this.timeZone.value),
+      sale_starts_at: instant(this.saleStartsAt, this.timeZone.value),
+      sale_ends_at: instant(this.saleEndsAt, this.timeZone.value),
+      time_zone: this.timeZone.value,
       currency: this.currency.value.trim(),
       max_seats_per_buyer: Number(this.maxSeats.value),
       no_single_gaps: this.noSingleGaps.checked,

@@ -8,8 +8,9 @@
 // over to the seat map (eventpage.js).
 
 import { api } from "./api.js";
+import { saleStartsIn } from "./countdown.js";
 import { el } from "./dom.js";
-import { dateTime, hoursMinutesSeconds, plural, roughDuration } from "./format.js";
+import { eventDateTime, plural, roughDuration } from "./format.js";
 import { announce, announceError } from "./notice.js";
 import { QueueFeed } from "./queuefeed.js";
 
@@ -262,7 +263,7 @@ export class QueueScreen {
 
   renderNotJoined() {
     const opensAt = Date.parse(this.event.waiting_room.queue_opens_at);
-    const opening = opensAt > Date.now() ? ` The queue opens ${dateTime(this.event.waiting_room.queue_opens_at)}.` : "";
+    const opening = opensAt > Date.now() ? ` The queue opens ${eventDateTime(this.event.waiting_room.queue_opens_at, this.event.time_zone)}.` : "";
     this.lead.textContent = "This sale has a waiting room: join the queue and you'll be let in to choose seats when it's your turn." + opening;
   }
 
@@ -304,9 +305,8 @@ export class QueueScreen {
 
   renderCountdown() {
     if (this.status?.state !== "pre_queue" || !this.room) return;
-    const left = (this.room.sale_starts_at_ms - (Date.now() + this.clockOffsetMs)) / 1000;
-    this.countdown.textContent = left > 0 ? `The sale starts in ${hoursMinutesSeconds(left)}.`
-      : "The sale has started: places in line are being drawn…";
+    this.countdown.textContent = saleStartsIn(this.room.sale_starts_at_ms, this.clockOffsetMs)
+      ?? "The sale has started: places in line are being drawn…";
   }
 
   renderCrowd() {
