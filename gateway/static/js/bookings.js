@@ -52,7 +52,7 @@ export async function paymentPage(container, { params: [landing], query }) {
         if (payment.booking_id !== null && currentSession()) {
           const list = el("div", { className: "bookings" });
           container.append(el("h2", { text: "Your bookings" }), list);
-          await showBookings(list, payment.booking_id);
+          await showBookings(list, { newBookingId: payment.booking_id, heading: "h3" });
         } else if (payment.booking_id !== null) {
           // This tab has no login (the checkout came back to another address, say).
           container.append(el("p", {}, el("a", { href: "#/login?next=%23%2Fbookings", text: "Log in" }), " to see your booking."));
@@ -76,8 +76,9 @@ export async function paymentPage(container, { params: [landing], query }) {
   };
 }
 
-/** List the buyer's bookings into `list`, the one just bought (if any) marked as new. */
-async function showBookings(list, newBookingId = null) {
+/** List the buyer's bookings into `list`, the one just bought (if any) marked as new; each
+ *  titled with a `heading` one level below the list's own, so the outline skips none. */
+async function showBookings(list, { newBookingId = null, heading = "h2" } = {}) {
   let bookings;
   try {
     ({ bookings } = await api("GET", "/api/v1/bookings"));
@@ -89,12 +90,12 @@ async function showBookings(list, newBookingId = null) {
     list.append(el("p", { text: "You have no bookings yet." }));
     return;
   }
-  list.append(el("ul", { className: "booking-list" }, bookings.map((booking) => bookingCard(booking, booking.id === newBookingId))));
+  list.append(el("ul", { className: "booking-list" }, bookings.map((booking) => bookingCard(booking, booking.id === newBookingId, heading))));
 }
 
-function bookingCard(booking, isNew) {
+function bookingCard(booking, isNew, heading) {
   return el("li", { className: isNew ? "booking-card booking-new" : "booking-card", dataset: { bookingId: String(booking.id) } },
-    el("h3", { text: `${booking.event.name}${isNew ? " (new)" : ""}` }),
+    el(heading, { text: `${booking.event.name}${isNew ? " (new)" : ""}` }),
     el("p", { text: `Booking ${booking.id} · ${dateTime(booking.event.starts_at)} · ${money(booking.amount_minor, booking.currency)}` }),
     el("p", { text: plural(booking.seats.length, "seat", "seats") + ":" }),
     el("ul", { className: "booked-seats" }, booking.seats.map((seat) =>

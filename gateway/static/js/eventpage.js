@@ -105,6 +105,16 @@ async function currentStatuses(eventId, loaded) {
   }
 }
 
+/** The ids of the event's seats this buyer has bought, or none if that cannot be had just now:
+ *  the map then shows them as sold, and the engine still counts them against the limit. */
+async function bookedSeats(eventId) {
+  try {
+    return (await api("GET", `/api/v1/events/${eventId}/my-seats`)).booked_seat_ids;
+  } catch {
+    return [];
+  }
+}
+
 /** The live map and the buyer's hold; `admission` is the buyer's queue status when a waiting
  *  room let them in (their shopping time is shown, and its end sends them back to the queue). */
 async function mapView(slot, { event, layout, statuses, admission, onSessionEnded }) {
@@ -112,7 +122,7 @@ async function mapView(slot, { event, layout, statuses, admission, onSessionEnde
   let panel = null;
   let sessionTimer = null;
   const sessionLine = el("p", { className: "session-line", hidden: true });
-  const venue = await buildVenue(layout, statuses);
+  const [venue, booked] = await Promise.all([buildVenue(layout, statuses), currentSession() ? bookedSeats(event.id) : []]);
   const map = new SeatMap({
     venue,
     onToggle: (seat) => (panel ? panel.toggle(seat) : announce("Log in or sign up to hold seats.")),
@@ -147,7 +157,8 @@ async function mapView(slot, { event, layout, statuses, admission, onSessionEnde
   };
   slot.append(connection, sessionLine);
   if (currentSession()) {
-    panel = new HoldPanel({ event, map, onNotAdmitted: backToQueue });
+    map.setYours(booked);
+    panel = new HoldPanel({ event, map, booked, onNotAdmitted: backToQueue });
     slot.append(panel.element);
   } else {
     const next = encodeURIComponent(`#/events/${event.id}`);
