@@ -409,6 +409,22 @@ def _priced_seat(row: Row) -> PricedSeat:
     )
 
 
+async def booked_seat_ids(conn: Connection, event_id: int, user_id: int) -> list[int] | None:
+    """The event's seats the user has booked, in seat order; None if there is no such event.
+    One query for all of them: the event's row comes back once with no seat when the user has
+    booked none, and not at all when there is no event."""
+    rows = await conn.fetch_all(
+        "SELECT bs.event_seat_id FROM events e"
+        " LEFT JOIN bookings b ON b.event_id = e.id AND b.user_id = %s"
+        " LEFT JOIN booking_seats bs ON bs.booking_id = b.id"
+        " WHERE e.id = %s ORDER BY bs.event_seat_id",
+        (user_id, event_id),
+    )
+    if not rows:
+        return None
+    return [int(row["event_seat_id"]) for row in rows if row["event_seat_id"] is not None]
+
+
 # -- outbox ---------------------------------------------------------------------------------
 
 

@@ -104,6 +104,12 @@ def _payment_schemas() -> dict[str, Schema]:
             }
         ),
         "BookingList": exact({"bookings": {"type": "array", "items": ref("Booking")}}),
+        "MySeats": exact(
+            {
+                "event_id": integer(1),
+                "booked_seat_ids": {"type": "array", "items": integer(1)},
+            }
+        ),
     }
 
 

@@ -174,3 +174,13 @@ def local_checkout_html(local: LocalSession) -> str:
             "<button type=submit>Cancel</button></form>",
         ]
     return _page("Checkout", "".join(lines))
+
+
+class MySeatsView(TypedDict):
+    event_id: int
+    # Seats of the event in the caller's bookings (paid for), in seat order.
+    booked_seat_ids: list[int]
+
+
+def my_seats_view(event_id: int, booked: list[int]) -> MySeatsView:
+    return {"event_id": event_id, "booked_seat_ids": booked}

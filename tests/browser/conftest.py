@@ -197,6 +197,19 @@ class Stack:
         ) as response:
             assert response.status == 422, await response.text()
 
+    async def buy(self, person: Person, event_id: int, seat_ids: list[int]) -> None:
+        """Hold, check out and pay on the local checkout, as another tab of the buyer's would;
+        the checkout's webhook books the seats before the Pay answers."""
+        held = await self.call(
+            "POST", f"/api/v1/events/{event_id}/holds", {"seat_ids": seat_ids}, person=person
+        )
+        hold_id = held["hold"]["id"]
+        checkout = await self.call("POST", f"/api/v1/holds/{hold_id}/checkout", person=person)
+        async with self.http.post(
+            f"{self.base_url}/checkout/local/{checkout['session_id']}/pay", allow_redirects=False
+        ) as paid:
+            assert paid.status == 303, await paid.text()
+
     async def call(
         self, method: str, path: str, body: Any = None, *, person: Person | None = None
     ) -> Any:

@@ -60,8 +60,8 @@ async def test_sign_up_hold_pay_and_see_the_booking(
     await expect(listed).to_have_count(1)
     await expect(listed).to_contain_text("Rush Night")
     await page.goto(f"{stack.base_url}/#/events/{made.event_id}")
-    for seat_id in chosen:
-        await expect(seat_button(page, seat_id)).to_have_attribute("data-status", "booked")
+    for seat_id in chosen:  # the buyer's own, not anyone's "sold"
+        await expect(seat_button(page, seat_id)).to_have_attribute("data-status", "yours")
 
 
 async def test_a_cancelled_checkout_releases_the_seats(

@@ -25,7 +25,7 @@ STAGE_RGB: Final = (0x3D, 0x42, 0x50)  # --stage in app.css
 
 
 def section(page: Page, name: str) -> Locator:
-    return page.get_by_role("button", name=re.compile(rf"^Section {name}:"))
+    return page.get_by_role("button", name=re.compile(rf"^Section {name} · "))
 
 
 async def open_event_map(
@@ -68,7 +68,7 @@ async def test_the_demo_hall_is_drawn_whole_with_what_each_section_has_left(
     await expect(page.locator(".seat-map[data-drawn]")).to_be_attached()
     for name in ("Left", "Centre", "Right"):
         await expect(section(page, name)).to_have_accessible_name(
-            f"Section {name}: 165 of 165 seats left (Front 39, Middle 66, Back 60)"
+            f"Section {name} · 165 left of 165 seats (Front 39, Middle 66, Back 60)"
         )
     assert await stage_pixels(page) > 0
 

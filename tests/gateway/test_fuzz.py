@@ -82,6 +82,7 @@ FUZZED: Final[dict[tuple[str, str], str]] = {
     ("get", "/api/v1/payments/success"): BUYER,
     ("get", "/api/v1/payments/cancel"): BUYER,
     ("get", "/api/v1/bookings"): BUYER,
+    ("get", "/api/v1/events/{event_id}/my-seats"): BUYER,
     ("get", "/checkout/local/{session_id}"): BUYER,
     ("post", "/checkout/local/{session_id}/pay"): BUYER,
     ("post", "/checkout/local/{session_id}/cancel"): BUYER,

@@ -431,6 +431,11 @@ async def test_payment_responses_fit_their_schemas(
     assert payment["payment"]["status"] == "paid"
     listed = await assert_documented(document, "get", "/api/v1/bookings", bookings)
     assert [seat["id"] for seat in listed["bookings"][0]["seats"]] == list(made.seat_ids)
+    mine = await client.get(f"/api/v1/events/{made.event_id}/my-seats", headers=buyer.headers)
+    assert mine.status == 200
+    assert (await assert_documented(document, "get", "/api/v1/events/{event_id}/my-seats", mine))[
+        "booked_seat_ids"
+    ] == list(made.seat_ids)
     await assert_documented(document, "post", "/api/v1/payments/webhook", forged)
 
 

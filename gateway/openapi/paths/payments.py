@@ -13,6 +13,7 @@ from gateway.openapi.blocks import (
     content,
     error,
     operation,
+    path_id,
     ref,
 )
 from gateway.openapi.constraints import MAX_SESSION_ID
@@ -133,6 +134,22 @@ def payment_paths() -> dict[str, Any]:
                 "payments",
                 "The caller's bookings",
                 {"200": content("What each confirmed payment bought.", ref("BookingList"))},
+            )
+        },
+        "/api/v1/events/{event_id}/my-seats": {
+            "get": operation(
+                "getMySeats",
+                "payments",
+                "The caller's own seats of one event",
+                {
+                    "200": content(
+                        "The event's seats in the caller's bookings: the page marks them as the "
+                        "buyer's and counts them against the per-buyer limit.",
+                        ref("MySeats"),
+                    ),
+                    "404": error("`not_found`: no such event."),
+                },
+                parameters=[path_id("event_id", "event")],
             )
         },
     }

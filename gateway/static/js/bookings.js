@@ -85,9 +85,9 @@ export async function paymentPage(container, { params: [landing], query }) {
   };
 }
 
-/** List the buyer's bookings into `list`, the one just bought (if any) marked as new, each
- *  titled with a `heading` one level below the list's own. */
-async function showBookings(list, { newBookingId = null, heading }) {
+/** List the buyer's bookings into `list`, the one just bought (if any) marked as new; each
+ *  titled with a `heading` one level below the list's own, so the outline skips none. */
+async function showBookings(list, { newBookingId = null, heading = "h2" } = {}) {
   let bookings;
   try {
     ({ bookings } = await api("GET", "/api/v1/bookings"));

@@ -215,6 +215,16 @@ async function currentStatuses(eventId, loaded) {
   }
 }
 
+/** The ids of the event's seats this buyer has bought, or none if that cannot be had just now:
+ *  the map then shows them as sold, and the engine still counts them against the limit. */
+async function bookedSeats(eventId) {
+  try {
+    return (await api("GET", `/api/v1/events/${eventId}/my-seats`)).booked_seat_ids;
+  } catch {
+    return [];
+  }
+}
+
 /** The live map and the buyer's hold; `admission` is the buyer's queue status when a waiting
  *  room let them in (their shopping time is shown, and its end sends them back to the queue). */
 async function mapView(slot, { event, layout, statuses, admission, choosing, soldOut, checkoutCancelled, onSessionEnded, onSeatsFreed }) {
@@ -222,7 +232,7 @@ async function mapView(slot, { event, layout, statuses, admission, choosing, sol
   let panel = null;
   let sessionTimer = null;
   const sessionLine = el("p", { className: "session-line", hidden: true });
-  const venue = await buildVenue(layout, statuses);
+  const [venue, booked] = await Promise.all([buildVenue(layout, statuses), currentSession() ? bookedSeats(event.id) : []]);
   const map = new SeatMap({
     venue,
     onToggle: (seat) => {
@@ -262,8 +272,9 @@ async function mapView(slot, { event, layout, statuses, admission, choosing, sol
   // Not on sale (yet, or any more), or sold out: the map is only to look at, and the sale's
   // state above says why. A hold this tab already has (maybe on the last seats) stays payable.
   const mayHold = choosing || hasHoldHere(event.id);
+  if (currentSession()) map.setYours(booked);
   if (mayHold && currentSession()) {
-    panel = new HoldPanel({ event, map, onNotAdmitted: backToQueue });
+    panel = new HoldPanel({ event, map, booked, onNotAdmitted: backToQueue });
     slot.append(panel.element);
   } else if (mayHold) {
     const next = encodeURIComponent(`#/events/${event.id}`);

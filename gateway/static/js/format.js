@@ -68,3 +68,21 @@ function zoneName(iso, timeZone) {
   const parts = new Intl.DateTimeFormat("en-GB", { timeZone, timeZoneName: "short" }).formatToParts(new Date(iso));
   return parts.find((part) => part.type === "timeZoneName")?.value ?? timeZone;
 }
+
+// One formatter per time zone, made on first use.
+const zoneClockFormats = new Map();
+
+/** The time of day of an instant (ms since the epoch) in `timeZone`, an IANA name such as
+ *  "Europe/Paris", with the zone's short name ("20:05 CET"): the event's time, wherever the
+ *  buyer is. Without a zone (or with one this browser does not know), the browser's own. */
+export function clockIn(epochMs, timeZone) {
+  if (!timeZone) return clock(epochMs);
+  if (!zoneClockFormats.has(timeZone)) {
+    try {
+      zoneClockFormats.set(timeZone, new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZone, timeZoneName: "short" }));
+    } catch {
+      return clock(epochMs);
+    }
+  }
+  return zoneClockFormats.get(timeZone).format(new Date(epochMs));
+}

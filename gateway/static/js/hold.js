@@ -2,16 +2,19 @@
 // The buyer's side of one event's map: which seats are selected, the hold on them, its
 // countdown, release and checkout; or, instead of choosing, "best available": a count, an
 // optional category and section, and the engine picks and holds the seats in one go. Only one
-// hold at a time: the buyer checks out or releases it before holding more.
+// hold at a time: the buyer checks out or releases it before holding more. Seats the buyer
+// already booked for the event count against its per-buyer limit. Messages about the map and
+// the hold are shown in the panel, which stays on screen, and read out by the live region.
 
 import { api } from "./api.js";
+import { FINAL_WARNING_SECONDS, HoldCountdown } from "./holdcountdown.js";
 import { el, field } from "./dom.js";
 import { minutesSeconds, money, plural } from "./format.js";
-import { announce, announceError } from "./notice.js";
+import { announceErrorIn, announceIn } from "./notice.js";
 import { navigate } from "./router.js";
+import { SeatSummary } from "./seatsummary.js";
 
 const TICK_MS = 250;
-const FINAL_WARNING_SECONDS = 60;
 // These answers say nothing was decided, so the same request may be sent again with the same
 // Idempotency-Key: if it was decided after all, the retry gets that same hold back.
 const RETRYABLE = new Set(["network", "unavailable", "engine_unavailable", "rate_limited"]);
@@ -31,12 +34,15 @@ export function hasHoldHere(eventId) {
 }
 
 export class HoldPanel {
-  /** `onNotAdmitted(error)`: the event's waiting room refused a hold or checkout (the buyer's
-   *  turn has not come, or their shopping time ran out); the page goes back to the queue. */
-  constructor({ event, map, onNotAdmitted = announceError }) {
+  /** `booked`: the ids of the event's seats this buyer has already bought. `onNotAdmitted(error)`:
+   *  the event's waiting room refused a hold or checkout (the buyer's turn has not come, or
+   *  their shopping time ran out); the page goes back to the queue. */
+  constructor({ event, map, booked = [], onNotAdmitted = (error) => this.sayError(error) }) {
     this.event = event;
     this.map = map;
     this.onNotAdmitted = onNotAdmitted;
+    this.bought = booked.length;
+    this.allowed = Math.max(event.max_seats_per_buyer - this.bought, 0); // how many more
     this.selected = new Set();
     this.hold = null;
     this.deadline = 0; // performance.now() at which the hold ends
@@ -47,23 +53,26 @@ export class HoldPanel {
     this.idempotencyKey = null;
     this.bestKey = null; // the best-available request's own, kept across its retries
     this.summary = el("p", { className: "hold-summary" });
-    this.countdown = el("p", { className: "countdown", hidden: true, attrs: { role: "timer", "aria-live": "off" } });
+    this.message = el("p", { className: "panel-message", hidden: true });
+    this.seatSummary = new SeatSummary(map);
+    this.countdown = new HoldCountdown({ timeZone: event.time_zone });
     this.holdButton = el("button", { type: "button", className: "primary", text: "Hold seats", on: { click: () => this.holdSelected() } });
     this.checkoutButton = el("button", { type: "button", className: "primary", text: "Check out", hidden: true, on: { click: () => this.checkout() } });
     this.releaseButton = el("button", { type: "button", text: "Release seats", hidden: true, on: { click: () => this.release() } });
     // Placed by the page below the map, so the map stays the first Tab stop after the panel.
     this.best = this.bestForm();
     this.element = el("section", { className: "hold-panel", attrs: { "aria-label": "Your seats" } },
-      this.summary, this.countdown, el("div", { className: "actions" }, this.holdButton, this.checkoutButton, this.releaseButton));
+      this.message, this.summary, this.seatSummary.element, this.countdown.element,
+      el("div", { className: "actions" }, this.holdButton, this.checkoutButton, this.releaseButton));
     this.render();
   }
 
   bestForm() {
     const forget = () => { this.bestKey = null; }; // another request from now on
     const options = (any, items) => [el("option", { value: "", text: any }), ...items.map(([value, text]) => el("option", { value, text }))];
-    const counts = Array.from({ length: this.event.max_seats_per_buyer }, (_, index) => String(index + 1));
+    const counts = Array.from({ length: this.allowed }, (_, index) => String(index + 1));
     this.bestCount = el("select", { name: "best-count", on: { change: forget } }, ...counts.map((n) => el("option", { value: n, text: n })));
-    this.bestCount.value = String(Math.min(2, this.event.max_seats_per_buyer));
+    this.bestCount.value = String(Math.min(2, this.allowed));
     this.bestCategory = el("select", { name: "best-category", on: { change: forget } },
       ...options("Any category", this.map.categories.map((category) => [category.code, `${category.name} ${money(category.price, this.event.currency)}`])));
     this.bestSection = el("select", { name: "best-section", on: { change: forget } },
@@ -89,17 +98,27 @@ export class HoldPanel {
     sessionStorage.removeItem(storageKey(this.event.id));
   }
 
+  /** Say `text` in the panel (and to screen readers); errors in plain words, marked as such. */
+  say(text) {
+    announceIn(this.message, text);
+  }
+
+  sayError(error) {
+    announceErrorIn(this.message, error);
+  }
+
   toggle(seat) {
     if (this.hold) {
-      announce("Check out or release the seats you hold before choosing others.");
+      this.say("Check out or release the seats you hold before choosing others.");
       return;
     }
     this.map.setStranded([]);
     if (this.selected.has(seat.id)) this.selected.delete(seat.id);
-    else if (this.selected.size >= this.event.max_seats_per_buyer) {
-      announce(`You can choose up to ${plural(this.event.max_seats_per_buyer, "seat", "seats")} for this event.`);
+    else if (this.selected.size >= this.allowed) {
+      this.say(this.limitWords());
       return;
     } else this.selected.add(seat.id);
+    this.message.hidden = true; // the buyer has moved on from it
     this.idempotencyKey = null; // a different request now
     this.map.setSelected(this.selected);
     this.render();
@@ -113,7 +132,7 @@ export class HoldPanel {
       for (const id of taken) this.selected.delete(id);
       this.map.setSelected(this.selected);
       const names = taken.map((id) => this.map.describe(this.map.seat(id))).join("; ");
-      announce(`Just taken by someone else: ${names}.`);
+      this.say(`Just taken by someone else: ${names}.`);
       this.render();
     }
     if (this.hold) this.checkHoldOnFeed();
@@ -158,7 +177,7 @@ export class HoldPanel {
       sessionStorage.setItem(storageKey(this.event.id), hold.id);
       // Measured from the server's own creation time, so a wrong clock here does not matter.
       this.start(hold, Date.parse(hold.expires_at) - Date.parse(hold.created_at));
-      announce(`${plural(hold.seat_ids.length, "seat is", "seats are")} held for you for ${minutesSeconds(this.secondsLeft())}. Check out before the time runs out.`);
+      this.say(`${plural(hold.seat_ids.length, "seat is", "seats are")} held for you for ${minutesSeconds(this.secondsLeft())}. Check out before the time runs out.`);
     } catch (error) {
       if (!RETRYABLE.has(error.code)) forget();
       if (error.code === "not_admitted") {
@@ -166,7 +185,7 @@ export class HoldPanel {
         return;
       }
       if (error.code === "seats_unavailable") this.markTaken(error.details.seat_ids ?? []);
-      announceError(error);
+      this.sayError(error);
       if (error.code === "orphan_seat") this.showStranded(error.details.seat_id);
       this.render();
     }
@@ -196,9 +215,9 @@ export class HoldPanel {
     try {
       await api("DELETE", `/api/v1/holds/${encodeURIComponent(hold.id)}`);
       this.stop();
-      announce("Your seats were released.");
+      this.say("Your seats were released.");
     } catch (error) {
-      announceError(error);
+      this.sayError(error);
     } finally {
       this.releasing = false;
     }
@@ -215,6 +234,7 @@ export class HoldPanel {
     this.seenOnFeed = false;
     this.warned = millisecondsLeft <= FINAL_WARNING_SECONDS * 1000; // too late to warn usefully
     this.map.setMine(hold.seat_ids);
+    this.countdown.start(hold.expires_at);
     this.checkHoldOnFeed();
     clearInterval(this.timer);
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -230,14 +250,14 @@ export class HoldPanel {
     // The countdown itself is not read out (it changes every second); one warning is.
     if (left <= FINAL_WARNING_SECONDS && !this.warned) {
       this.warned = true;
-      announce("One minute left to check out before your seats are released.");
+      this.say("One minute left to check out before your seats are released.");
     }
     this.renderCountdown();
   }
 
   expired() {
     this.stop();
-    announce("Your hold expired, so the seats were released. Select seats to hold them again.");
+    this.say("Your hold expired, so the seats were released. Select seats to hold them again.");
   }
 
   /** Forget the hold (it ended): no countdown, the seats drawn as everyone else sees them. */
@@ -247,6 +267,8 @@ export class HoldPanel {
     this.hold = null;
     sessionStorage.removeItem(storageKey(this.event.id));
     this.map.setMine([]);
+    this.countdown.stop();
+    this.element.dataset.urgent = "false";
     this.render();
   }
 
@@ -258,6 +280,14 @@ export class HoldPanel {
     clearInterval(this.timer);
   }
 
+  /** Why no more seats can be chosen: the limit, less what the buyer already bought. */
+  limitWords() {
+    const max = this.event.max_seats_per_buyer;
+    if (!this.bought) return `You can choose up to ${plural(max, "seat", "seats")} for this event.`;
+    if (!this.allowed) return `You have already bought ${plural(this.bought, "seat", "seats")}, the most allowed for this event.`;
+    return `You can choose up to ${this.allowed} more: you have bought ${this.bought} of the ${max} seats allowed for this event.`;
+  }
+
   render() {
     const holding = this.hold !== null;
     this.holdButton.hidden = holding;
@@ -266,21 +296,24 @@ export class HoldPanel {
     this.checkoutButton.hidden = !holding;
     this.checkoutButton.disabled = false;
     this.releaseButton.hidden = !holding;
-    this.best.hidden = holding;
-    this.countdown.hidden = !holding;
+    this.best.hidden = holding || this.allowed === 0;
     if (holding) {
-      const total = this.hold.seat_ids.reduce((sum, id) => sum + (this.map.seat(id)?.price ?? 0), 0);
-      this.summary.textContent = `You hold ${plural(this.hold.seat_ids.length, "seat", "seats")}: ${money(total, this.event.currency)}.`;
+      this.summary.textContent = `You hold ${plural(this.hold.seat_ids.length, "seat", "seats")}:`;
+      this.seatSummary.show(this.hold.seat_ids, "Seats held for you");
       this.renderCountdown();
     } else if (this.selected.size) {
-      const total = [...this.selected].reduce((sum, id) => sum + this.map.seat(id).price, 0);
-      this.summary.textContent = `${plural(this.selected.size, "seat", "seats")} selected: ${money(total, this.event.currency)}. You may choose up to ${this.event.max_seats_per_buyer}.`;
+      const more = this.bought ? ` more (you have bought ${this.bought})` : "";
+      this.summary.textContent = `${plural(this.selected.size, "seat", "seats")} selected. You may choose up to ${this.allowed}${more}.`;
+      this.seatSummary.show([...this.selected], "Seats you selected");
     } else {
-      this.summary.textContent = `Choose up to ${plural(this.event.max_seats_per_buyer, "seat", "seats")} on the map.`;
+      this.summary.textContent = this.allowed === this.event.max_seats_per_buyer
+        ? `Choose up to ${plural(this.allowed, "seat", "seats")} on the map.`
+        : this.allowed ? `You have bought ${plural(this.bought, "seat", "seats")} for this event: choose up to ${this.allowed} more on the map.` : this.limitWords();
+      this.seatSummary.show([], "");
     }
   }
 
   renderCountdown() {
-    this.countdown.textContent = `Held for you: ${minutesSeconds(this.secondsLeft())}`;
+    this.element.dataset.urgent = String(this.countdown.render(this.secondsLeft()));
   }
 }

@@ -2,7 +2,9 @@
 // The page's one live region: status messages and errors, read out by screen readers
 // (aria-live="polite" in index.html) and shown at the top of the page. A message belongs to the
 // view it was said on and is cleared when the buyer moves to another, unless it was said for the
-// next one ("You're logged in", said as the login form sends the buyer on).
+// next one ("You're logged in", said as the login form sends the buyer on). A message about a
+// part of the page that stays in view (the hold panel) is shown there instead, and the region
+// only reads it out.
 
 import { plainWords } from "./errors.js";
 
@@ -13,15 +15,33 @@ function region() {
 }
 
 export function announce(text) {
-  const node = region();
-  node.classList.remove("notice-error");
-  node.textContent = text;
+  say(text, { error: false, place: null });
 }
 
 export function announceError(error) {
+  say(plainWords(error), { error: true, place: null });
+}
+
+/** Say `text` where the buyer is looking: shown in `place` (an element that stays on screen),
+ *  and read out by the live region, which then does not show it at the top as well. */
+export function announceIn(place, text) {
+  say(text, { error: false, place });
+}
+
+export function announceErrorIn(place, error) {
+  say(plainWords(error), { error: true, place });
+}
+
+function say(text, { error, place }) {
   const node = region();
-  node.classList.add("notice-error");
-  node.textContent = plainWords(error);
+  node.classList.toggle("notice-error", error);
+  node.classList.toggle("notice-shown-elsewhere", place !== null);
+  node.textContent = text;
+  if (place) {
+    place.textContent = text;
+    place.dataset.tone = error ? "error" : "info";
+    place.hidden = !text;
+  }
 }
 
 /** Say `text` on the view the buyer is about to be sent to. */

@@ -17,7 +17,7 @@ import { SeatList } from "./seatlist.js";
 import { countAvailable, overlaps, sectionAt } from "./venue.js";
 import { paintBase, paintSeat, paintSeats, readPalette, sizeCanvas } from "./venuepaint.js";
 
-const STATUS_WORDS = { available: "available", held: "held by someone", booked: "sold", mine: "held by you" };
+const STATUS_WORDS = { available: "available", held: "held by someone", booked: "sold", mine: "held by you", yours: "yours: you booked it" };
 const PICKABLE_PX = 24; // a seat gets a button once it is this big on screen: a touch target
 const LARGEST_SEAT_PX = 56; // the closest zoom
 const MOST_BUTTONS = 2500;
@@ -105,7 +105,8 @@ export class SeatMap {
     const items = this.categories.map((category, index) =>
       el("li", {}, el("span", { className: `swatch cat-${index % 8}`, attrs: { "aria-hidden": "true" } }),
         `${category.name} ${money(category.price, this.currency)}`));
-    const states = [["swatch-held", "Held"], ["swatch-booked", "Sold"], ["swatch-mine", "Held by you"], ["swatch-selected", "Selected"]]
+    const states = [["swatch-selected", "Selected"], ["swatch-mine", "Held for you"], ["swatch-yours", "Yours (booked)"],
+      ["swatch-held", "Held by others"], ["swatch-booked", "Sold"]]
       .map(([className, text]) => el("li", {}, el("span", { className: `swatch ${className}`, attrs: { "aria-hidden": "true" } }), text));
     return el("ul", { className: "legend", attrs: { "aria-label": "Legend" } }, items, states);
   }
@@ -132,6 +133,19 @@ export class SeatMap {
   /** Which seats are in this buyer's own hold (drawn apart from other buyers' holds). */
   setMine(seatIds) {
     this.mark(seatIds, "mine");
+  }
+
+  /** Which seats this buyer has booked (their own, not anyone's "sold"). */
+  setYours(seatIds) {
+    this.mark(seatIds, "yours");
+  }
+
+  /** What the buyer sees of a seat: "mine" for their hold, "yours" for their booking, or the
+   *  status everyone sees. */
+  shownStatus(seat) {
+    if (seat.mine) return "mine"; // the engine confirmed our hold, even before the feed says so
+    if (seat.yours && seat.status === "booked") return "yours";
+    return seat.status;
   }
 
   setSelected(seatIds) {
@@ -236,7 +250,9 @@ export class SeatMap {
     button.textContent = this.labels[section.index].textContent = `${section.name} · ${section.available} left`;
     const byCategory = section.categoryIndexes
       .map((index) => `${this.categories[index].name} ${section.availableBy[index]}`).join(", ");
-    button.setAttribute("aria-label", `Section ${section.name}: ${section.available} of ${section.total} seats left (${byCategory})`);
+    // The name starts with the words on the button, so a buyer who says what they see (voice
+    // control) reaches it: "Section A · 10 left of 12 seats (Premium 10)".
+    button.setAttribute("aria-label", `Section ${button.textContent} of ${section.total} seats (${byCategory})`);
   }
 
   // -- seat buttons -----------------------------------------------------------------------------
@@ -291,8 +307,7 @@ export class SeatMap {
   }
 
   paintButton(seat, button) {
-    // The engine confirmed our hold, so the seat is ours even before the feed says so.
-    const shown = seat.mine ? "mine" : seat.status;
+    const shown = this.shownStatus(seat);
     button.dataset.status = shown;
     button.setAttribute("aria-disabled", String(shown !== "available"));
     button.setAttribute("aria-pressed", String(seat.selected));

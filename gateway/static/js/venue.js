@@ -65,7 +65,7 @@ function buildSection(venue, wire, index) {
         const seat = {
           id, section: wire.name, row: row.label, number: row.numbers[col], category: category.code,
           categoryIndex: row.category, price: category.price, x, y, pitch: section.pitch,
-          sectionIndex: index, rowIndex, col, status: null, mine: false, selected: false, stranded: false,
+          sectionIndex: index, rowIndex, col, status: null, mine: false, yours: false, selected: false, stranded: false,
         };
         venue.seats.set(id, seat);
         venue.ordered.push(seat);

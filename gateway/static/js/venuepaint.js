@@ -19,11 +19,14 @@ export function readPalette(element, categoryCount) {
     categories: Array.from({ length: categoryCount }, (_, index) => read(`--cat-${index % 8}`)),
     held: read("--taken"),
     booked: read("--sold"),
+    chosen: read("--chosen"),
+    mine: read("--mine"),
+    yours: read("--yours"),
     ink: read("--ink"),
     paper: read("--paper"),
     stage: read("--stage"),
     muted: read("--muted"),
-    stranded: read("--focus"),
+    stranded: read("--stranded"),
   };
 }
 
@@ -40,10 +43,11 @@ export function sizeCanvas(canvas, view) {
 }
 
 export function seatColour(seat, palette) {
-  if (seat.selected || seat.mine) return palette.ink;
+  if (seat.selected) return palette.chosen;
+  if (seat.mine) return palette.mine;
   if (seat.stranded) return palette.stranded;
   if (seat.status === "held") return palette.held;
-  if (seat.status === "booked") return palette.booked;
+  if (seat.status === "booked") return seat.yours ? palette.yours : palette.booked;
   return palette.categories[seat.categoryIndex];
 }
 
