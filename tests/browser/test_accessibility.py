@@ -8,6 +8,7 @@ the buyer's own hold with its countdown.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Final
 
 import pytest
@@ -67,7 +68,7 @@ async def test_the_events_list_login_and_signup(open_stack: OpenStack, new_page:
     await stack.event(seats=4, name="Quiet Night")
     page = await new_page()
     await page.goto(stack.base_url + "/")
-    await expect(page.get_by_role("link", name="Quiet Night")).to_be_visible()
+    await expect(page.get_by_role("link", name="Quiet Night", exact=True)).to_be_visible()
     await assert_accessible(page)
 
     for route, heading in (("#/login", "Log in"), ("#/signup", "Sign up")):
@@ -77,7 +78,8 @@ async def test_the_events_list_login_and_signup(open_stack: OpenStack, new_page:
 
 
 async def test_checkout_payment_and_bookings(open_stack: OpenStack, new_page: NewPage) -> None:
-    """The provider's (local) checkout page, the page the buyer lands back on, the bookings."""
+    """The order review, the provider's (local) checkout page, the page the buyer lands back on,
+    the bookings."""
     stack = await open_stack()
     made = await stack.event(seats=4, prices=PRICES)
     page = await new_page()
@@ -85,10 +87,14 @@ async def test_checkout_payment_and_bookings(open_stack: OpenStack, new_page: Ne
     await seat_button(page, made.seat_ids[0]).click()
     await page.get_by_role("button", name="Hold 1 seat").click()
     await page.get_by_role("button", name="Check out").click()
-    await expect(page.get_by_role("button", name="Pay")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Review your order")).to_be_visible()
     await assert_accessible(page)
 
-    await page.get_by_role("button", name="Pay").click()
+    await page.get_by_role("button", name=re.compile(r"^Pay €")).click()
+    await expect(page.get_by_role("button", name="Pay", exact=True)).to_be_visible()
+    await assert_accessible(page)
+
+    await page.get_by_role("button", name="Pay", exact=True).click()
     await expect(page.locator(".booking-new")).to_be_visible()
     await assert_accessible(page)
 
