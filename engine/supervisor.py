@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final
+from collections.abc import Coroutine
+from typing import Any, Final
 
 from redis.exceptions import RedisError
 
@@ -239,17 +240,19 @@ class Engine:
     async def run(self, stopping: asyncio.Event) -> None:
         """Run this process's shards until `stopping` is set: then leave the membership first,
         so the others start taking the shards, and hand every shard over the clean way (batch
-        applied, journal flushed, lease let go). A shard-count mismatch found by one runner
-        stops all of them the same way, not by cancellation, which a blocking read can absorb;
-        then it is raised."""
+        applied, journal flushed, lease let go). A part that fails (a shard-count mismatch found
+        by one runner, or any error a runner, the membership follower or the gauges cannot
+        handle) stops all of them the same way, not by cancellation, which a blocking read can
+        absorb; then its error is raised."""
         halt = asyncio.Event()
-        mismatches: list[ShardCountMismatch] = []
+        failures: list[Exception] = []
 
-        async def run_shard(runner: ShardRunner) -> None:
+        async def halting_on_failure(name: str, part: Coroutine[Any, Any, None]) -> None:
             try:
-                await runner.run(halt)
-            except* ShardCountMismatch as group:
-                mismatches.extend(_leaves(group))
+                await part
+            except Exception as exc:
+                log.exception("engine: %s failed; stopping every shard", name)
+                failures.append(exc)
                 self._halt(halt)
 
         # The renewals outlive every runner: a runner that is handing over still needs its lease.
@@ -257,25 +260,41 @@ class Engine:
         try:
             async with asyncio.TaskGroup() as group:
                 for runner in self.runners:
-                    group.create_task(run_shard(runner), name=f"shard-{runner.keys.shard}")
+                    name = f"shard-{runner.keys.shard}"
+                    group.create_task(halting_on_failure(name, runner.run(halt)), name=name)
                 following = group.create_task(
-                    self.membership.follow(self._reassign), name="engine-membership"
+                    halting_on_failure("membership", self.membership.follow(self._reassign)),
+                    name="engine-membership",
                 )
                 gauges = None
                 if self._metrics is not None:
                     gauges = group.create_task(
-                        self._metrics.keep_refreshed(self._redis), name="engine-gauges"
+                        halting_on_failure("gauges", self._metrics.keep_refreshed(self._redis)),
+                        name="engine-gauges",
                     )
-                await wait_for_any((stopping, halt))
-                await cancel_and_wait(following)
-                if gauges is not None:
-                    await cancel_and_wait(gauges)
-                await self.membership.leave()
-                self._halt(halt)
+                try:
+                    await wait_for_any((stopping, halt))
+                    await cancel_and_wait(following)
+                    if gauges is not None:
+                        await cancel_and_wait(gauges)
+                    await self.membership.leave()
+                finally:
+                    # On every way out, an error here or the group's cancellation included: a
+                    # runner whose cancellation a blocking read absorbed (redis-py retries the
+                    # read) would otherwise run on past SIGTERM, and the group wait for it.
+                    self._halt(halt)
         finally:
             await cancel_and_wait(renewing)
+        mismatches = [
+            leaf
+            for failure in failures
+            for leaf in _leaves(failure)
+            if isinstance(leaf, ShardCountMismatch)
+        ]
         if mismatches:
             raise mismatches[0]
+        if failures:
+            raise failures[0]
 
     def _halt(self, halt: asyncio.Event) -> None:
         self._halted = True
@@ -316,9 +335,9 @@ class Engine:
                 return
 
 
-def _leaves(group: BaseExceptionGroup[ShardCountMismatch]) -> list[ShardCountMismatch]:
-    return [
-        leaf
-        for error in group.exceptions
-        for leaf in (_leaves(error) if isinstance(error, BaseExceptionGroup) else [error])
-    ]
+def _leaves(error: BaseException) -> list[BaseException]:
+    """The exceptions inside `error`, groups within groups flattened (`ShardRunner.run` raises
+    a shard-count mismatch inside one)."""
+    if not isinstance(error, BaseExceptionGroup):
+        return [error]
+    return [leaf for inner in error.exceptions for leaf in _leaves(inner)]

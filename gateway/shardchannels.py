@@ -12,7 +12,15 @@ for a single server, a `ClusterPubSub` with a connection per node for a cluster 
 
 After a lost connection (a node restarted, or a master failed over to its replica) `renew`
 starts again from a fresh subscriber, asking each channel's slot owner as the client now knows
-it, so a subscription follows its slot to whichever node serves it.
+it, so a subscription follows its slot to whichever node serves it. A subscription can also end
+without a lost connection: when a slot leaves a node (the node learns that its replica was
+promoted in its place, or the slot is resharded), Redis 7 unsubscribes that node's clients from
+the slot's sharded channels with a `SUNSUBSCRIBE` of its own. And redis-py's subscriber, finding
+its connection closed between two reads (the cluster client's pipeline retry closes every
+connection of its client, this one included), reconnects and subscribes again by itself, so
+that what was published in between is lost without a word; the confirmation it then reads is
+the only sign. A read reports each of these as an outage, so the feed renews and resyncs its
+sockets.
 """
 
 from __future__ import annotations
@@ -61,17 +69,25 @@ class ShardChannels:
         # Set once a subscribe has gone out: before that the subscriber has no connection, and
         # redis-py answers a read with a RuntimeError, no RedisError, that would end the reader.
         self._connected = False
+        # Channels subscribed or unsubscribed here whose confirmation has not been read: any
+        # other confirmation of a wanted channel means the subscription had a gap.
+        self._joining: set[str] = set()
+        self._leaving: set[str] = set()
 
     def _open(self) -> PubSub:
         return self._redis.pubsub()
 
     @property
     def subscribed(self) -> bool:
-        """Whether there is anything to read: a channel wanted, and its subscribe sent."""
-        return self._connected and bool(self._names)
+        """Whether there is anything to read: a channel wanted, and its subscribe sent or its
+        renewal owed. While a renewal is owed (the last one failed, say because the failover
+        was still under way) a read raises, which sends the reader to renew again; were the
+        reader left waiting for a subscribe instead, nothing would ever renew the channels."""
+        return bool(self._names) and (self._connected or self._renewing)
 
     async def subscribe(self, name: str) -> None:
         self._names.add(name)
+        self._joining.add(name)
         with _as_outage():
             if is_cluster(self._redis):
                 # ClusterPubSub picks the node from the client's slot map, which a client that
@@ -82,6 +98,7 @@ class ShardChannels:
 
     async def unsubscribe(self, name: str) -> None:
         self._names.discard(name)
+        self._leaving.add(name)
         with _as_outage():
             await self._pubsub.sunsubscribe(name)
 
@@ -102,12 +119,32 @@ class ShardChannels:
             raw = await pubsub.get_message(timeout=wait_seconds)
         if raw is None:
             return None
-        data = raw["data"]
+        kind, channel, data = _text(raw["type"]), _text(raw["channel"]), raw["data"]
+        if kind == "ssubscribe":
+            self._check_joined(channel)
+        elif kind == "sunsubscribe":
+            self._check_left(channel)
         return ChannelMessage(
-            _KINDS.get(_text(raw["type"]), Kind.OTHER),
-            _text(raw["channel"]),
+            _KINDS.get(kind, Kind.OTHER),
+            channel,
             data if isinstance(data, bytes) else str(data).encode(),
         )
+
+    def _check_joined(self, channel: str) -> None:
+        """Raise SubscriptionLost if redis-py, not this subscriber, subscribed a wanted channel
+        again (after reconnecting by itself)."""
+        if channel in self._joining:
+            self._joining.discard(channel)
+        elif channel in self._names:
+            raise SubscriptionLost(f"{channel} was subscribed again after a silent reconnect")
+
+    def _check_left(self, channel: str) -> None:
+        """Raise SubscriptionLost if Redis, not this subscriber, ended a wanted channel's
+        subscription."""
+        if channel in self._leaving:
+            self._leaving.discard(channel)
+        elif channel in self._names:
+            raise SubscriptionLost(f"Redis ended the sharded subscription to {channel}")
 
     async def renew(self) -> None:
         """A fresh subscriber, subscribed again to every channel, each on the node that serves
@@ -115,6 +152,8 @@ class ShardChannels:
         under way); calling it again later carries on from scratch."""
         self._renewing = True
         self._connected = False
+        self._joining = set(self._names)
+        self._leaving.clear()
         with contextlib.suppress(RedisError, OSError):
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self._open()
@@ -127,6 +166,13 @@ class ShardChannels:
 
     async def aclose(self) -> None:
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+class SubscriptionLost(RedisConnectionError):
+    """A subscription this subscriber still wants had a gap: Redis unsubscribed the channel (its
+    slot left the node: the node became a replica of the one promoted in its place, or the slot
+    was resharded), or redis-py subscribed it again after reconnecting by itself. Like a lost
+    connection, it calls for a renewal."""
 
 
 @contextlib.contextmanager

@@ -109,6 +109,15 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
+def private_cluster(tmp_path: Path) -> Iterator[RedisClusterServer]:
+    """A Redis Cluster of this test's own (three masters with a replica each), so killing one
+    of its nodes disturbs nobody else."""
+    cluster = RedisClusterServer(tmp_path / "cluster", replicas=1, durable=False).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
 async def private_mariadb(tmp_path: Path) -> AsyncIterator[MariaDBServer]:
     """A migrated MariaDB of this test's own, so stopping it disturbs nobody else."""
     server = MariaDBServer(tmp_path / "private-mariadb", durable=False).start()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.servers import MariaDBServer, RedisClusterServer, RedisServer
+from devstack.servers import MariaDBServer, RedisServer
 from tests.chaos.report import RESULTS, ScenarioResult, table, write_json
 from tests.chaos.stack import Stack
 
@@ -72,12 +72,3 @@ def stack(
 ) -> Stack:
     """The Procfile's processes over the session's Redis and MariaDB (none started yet)."""
     return make_stack(redis_server.url, mariadb_server.url)
-
-
-@pytest.fixture
-def private_cluster(tmp_path: Path) -> Iterator[RedisClusterServer]:
-    """A Redis Cluster of this test's own (three masters with a replica each), so killing one
-    of its nodes disturbs nobody else."""
-    cluster = RedisClusterServer(tmp_path / "cluster", replicas=1, durable=False).start()
-    yield cluster
-    cluster.stop()
