@@ -201,22 +201,28 @@ class QueueFeed:
                 backoff = min(backoff * 2, 1.0)
                 await self._resubscribe()
                 continue
-            if message is not None:
+            if message is None:
+                continue
+            if message.kind is Kind.RESUBSCRIBED:
+                await self._reread(message.channel)
+            else:
                 self._dispatch(message)
 
     async def _resubscribe(self) -> None:
         """Subscribe every channel again, on the node serving its slot now (a cluster may have
-        failed over), then give every screen its room read afresh: updates published while the
-        subscription was down are gone. If Redis is still away the screens are served all the
-        same (one whose room cannot be read is closed), and the next read fails, so this runs
-        again."""
+        failed over). Updates published while the subscription was down are gone, so each
+        channel's screens get their room read afresh once Redis confirms its renewal. If the
+        renewal fails, they are served at once all the same (one whose room cannot be read is
+        closed), and the next read fails, so this runs again."""
         assert self._subscriber is not None
         async with self._subscribing:
             try:
                 await self._subscriber.renew()
+                return
             except (RedisError, OSError) as exc:
                 log.warning("queue feed cannot resubscribe yet: %s", exc)
-        await self._reread_all()
+        for name in list(self._channels):
+            await self._reread(name)
 
     def _dispatch(self, message: ChannelMessage) -> None:
         channel = self._channels.get(message.channel)
@@ -236,16 +242,18 @@ class QueueFeed:
         for watcher in channel.watchers:
             watcher.offer(frame)
 
-    async def _reread_all(self) -> None:
-        for name, channel in list(self._channels.items()):
-            try:
-                # The gateway's Redis client never decodes responses: this is bytes.
-                data = cast(bytes | None, await self._redis.get(channel.room_key))
-            except (RedisError, OSError) as exc:
-                log.warning("queue feed cannot reread %s (%s); closing its sockets", name, exc)
-                data = None
-            for watcher in list(channel.watchers):
-                if data is None:
-                    watcher.close()
-                else:
-                    watcher.offer(RoomFrame.of(data))
+    async def _reread(self, name: str) -> None:
+        channel = self._channels.get(name)
+        if channel is None:  # its last watcher has just left
+            return
+        try:
+            # The gateway's Redis client never decodes responses: this is bytes.
+            data = cast(bytes | None, await self._redis.get(channel.room_key))
+        except (RedisError, OSError) as exc:
+            log.warning("queue feed cannot reread %s (%s); closing its sockets", name, exc)
+            data = None
+        for watcher in list(channel.watchers):
+            if data is None:
+                watcher.close()
+            else:
+                watcher.offer(RoomFrame.of(data))

@@ -190,14 +190,17 @@ class SeatFeed:
 
     async def _resubscribe(self) -> None:
         """Subscribe every channel again, on the node serving its slot now (a cluster may have
-        failed over), then send every open map for a fresh snapshot: changes published while
-        the subscription was down are gone. If Redis is still away the maps are sent all the
-        same (a map that cannot read its snapshot is closed, and its client reconnects later),
-        and the next read fails, so this runs again."""
+        failed over). Changes published while the subscription was down are gone, so each
+        channel's maps are sent for a fresh snapshot once Redis confirms its renewal
+        (`_dispatch`): a snapshot read before that could miss one more change. If the renewal
+        fails (Redis still away, or the failover not done), the maps are sent at once all the
+        same, so that one whose snapshot cannot be read is closed (its client reconnects later)
+        rather than left silent; the next read fails, so this runs again."""
         assert self._subscriber is not None
         async with self._subscribing:
             try:
                 await self._subscriber.renew()
+                return
             except (RedisError, OSError) as exc:
                 log.warning("seat feed cannot resubscribe yet: %s", exc)
         for channel in self._channels.values():
@@ -213,6 +216,10 @@ class SeatFeed:
             return
         if message.kind is Kind.SUBSCRIBED:
             channel.confirmed.set()
+            return
+        if message.kind is Kind.RESUBSCRIBED:
+            self._push_window.flush(name)
+            self._fan_out(name, RESYNC)
             return
         if message.kind is not Kind.MESSAGE:
             return

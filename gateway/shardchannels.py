@@ -41,6 +41,9 @@ from engine.redis_client import ClusterUnavailable, RedisClient, is_cluster, rea
 
 class Kind(Enum):
     SUBSCRIBED = "subscribed"  # Redis confirmed a subscription
+    # Redis confirmed a renewed subscription: from here on nothing is missed, and whatever was
+    # published since the subscription was lost is gone, so this is when to read afresh.
+    RESUBSCRIBED = "resubscribed"
     MESSAGE = "message"
     OTHER = "other"  # an unsubscribe confirmation and the like
 
@@ -52,7 +55,11 @@ class ChannelMessage:
     data: bytes
 
 
-_KINDS = {"ssubscribe": Kind.SUBSCRIBED, "smessage": Kind.MESSAGE}
+_KINDS = {
+    "ssubscribe": Kind.SUBSCRIBED,
+    "resubscribe": Kind.RESUBSCRIBED,
+    "smessage": Kind.MESSAGE,
+}
 
 
 class ShardChannels:
@@ -73,6 +80,8 @@ class ShardChannels:
         # other confirmation of a wanted channel means the subscription had a gap.
         self._joining: set[str] = set()
         self._leaving: set[str] = set()
+        # Channels renewed here whose confirmation has not been read yet.
+        self._rejoining: set[str] = set()
 
     def _open(self) -> PubSub:
         return self._redis.pubsub()
@@ -122,6 +131,9 @@ class ShardChannels:
         kind, channel, data = _text(raw["type"]), _text(raw["channel"]), raw["data"]
         if kind == "ssubscribe":
             self._check_joined(channel)
+            if channel in self._rejoining:
+                self._rejoining.discard(channel)
+                kind = "resubscribe"
         elif kind == "sunsubscribe":
             self._check_left(channel)
         return ChannelMessage(
@@ -148,11 +160,13 @@ class ShardChannels:
 
     async def renew(self) -> None:
         """A fresh subscriber, subscribed again to every channel, each on the node that serves
-        its slot now. Raises RedisError or OSError if that cannot be done yet (a failover still
-        under way); calling it again later carries on from scratch."""
+        its slot now; each channel's confirmation is read as `Kind.RESUBSCRIBED`. Raises
+        RedisError or OSError if that cannot be done yet (a failover still under way); calling
+        it again later carries on from scratch."""
         self._renewing = True
         self._connected = False
         self._joining = set(self._names)
+        self._rejoining = set(self._names)
         self._leaving.clear()
         with contextlib.suppress(RedisError, OSError):
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
