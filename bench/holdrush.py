@@ -33,12 +33,12 @@ import secrets
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import aiohttp
 import orjson
@@ -54,6 +54,7 @@ from bench.stack import (
     Children,
     SeededEvent,
     Servers,
+    interruptible,
     procfile,
     seed_event,
     settings_for,
@@ -75,8 +76,6 @@ from engine.redis_client import RedisClient, connect_redis
 from gateway.auth.tokens import TokenCodec
 from persistence import Database
 from persistence.migrate import migrate
-
-T = TypeVar("T")
 
 log = logging.getLogger("bench.holdrush")
 
@@ -548,15 +547,6 @@ def write(document: dict[str, Any], out: Path) -> Path:
     return path
 
 
-async def _interruptible(work: Coroutine[Any, Any, T]) -> T:
-    """`work`, cancelled by SIGTERM or SIGINT, so that its cleanup stops what it started."""
-    task = asyncio.ensure_future(work)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    return await task
-
-
 def _rates(text: str) -> tuple[int, ...]:
     rates = tuple(int(part) for part in text.split(",") if part.strip())
     if any(rate < 1 for rate in rates):
@@ -625,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
         processes=processes,
         logs=args.logs,
     )
-    result = uvloop.run(_interruptible(run(config)))
+    result = uvloop.run(interruptible(run(config)))
     command = " ".join(["python -m bench.holdrush", *(sys.argv[1:] if argv is None else argv)])
     document = {
         "benchmark": "holdrush",

@@ -29,14 +29,12 @@ import asyncio
 import logging
 import os
 import secrets
-import signal
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import aiohttp
 import uvloop
@@ -54,6 +52,7 @@ from bench.stack import (
     RedisShape,
     SeededEvent,
     Servers,
+    interruptible,
     private_servers,
     procfile,
     seed_event,
@@ -79,8 +78,6 @@ from engine.redis_client import RedisClient, connect_redis
 from gateway.auth.tokens import TokenCodec
 from persistence import Database
 from persistence.migrate import migrate
-
-T = TypeVar("T")
 
 log = logging.getLogger("bench.rush")
 
@@ -347,16 +344,6 @@ async def _settled(
     return round(time.perf_counter() - rush_done, 2)
 
 
-async def _interruptible(work: Coroutine[Any, Any, T]) -> T:
-    """`work`, cancelled by SIGTERM or SIGINT, so that its cleanup stops the servers and the
-    children it started (they run in sessions of their own and would outlive it)."""
-    task = asyncio.ensure_future(work)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-    return await task
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rush")
     parser.add_argument("--seats", type=int, default=20_000)
@@ -449,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         screenshot=args.screenshot,
         logs=args.logs,
     )
-    result = uvloop.run(_interruptible(run(config)))
+    result = uvloop.run(interruptible(run(config)))
     command = " ".join(["python -m bench.rush", *(sys.argv[1:] if argv is None else argv)])
     print(write_report("rush", {"command": command, **result}, args.out))
     if result["invariants"] != "ok":
@@ -489,7 +476,7 @@ def _waiting_room(
         hold_ttl_s=args.hold_ttl,
         logs=args.logs,
     )
-    result = uvloop.run(_interruptible(run_waiting_room(config)))
+    result = uvloop.run(interruptible(run_waiting_room(config)))
     command = " ".join(["python -m bench.rush", *(sys.argv[1:] if argv is None else argv)])
     print(write_report("waiting-room", {"command": command, **result}, args.out))
     if result["invariants"] != "ok":

@@ -6,17 +6,18 @@ import asyncio
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Final, NamedTuple
+from typing import Any, ClassVar, Final, NamedTuple, TypeVar
 
 import aiohttp
 
@@ -33,6 +34,9 @@ from domain.catalog import CategorySpec, EventSpec, RowSpec, SectionSpec, VenueL
 from engine.keys import ShardKeys
 from persistence import Database
 from persistence.catalog import create_event, create_venue, event_seat_map
+from persistence.database import Connection
+
+T = TypeVar("T")
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 SEATS_PER_ROW: Final = 50
@@ -195,13 +199,20 @@ async def seed_event(db: Database, *, seats: int, buyers: int, max_per_buyer: in
             ),
         )
         seat_ids = tuple(seat.id for seat in await event_seat_map(conn, event_id))
-        first = await conn.fetch_value("SELECT COALESCE(MAX(id), 0) FROM users")
-        await conn.execute_many(
-            "INSERT INTO users (email, name, password_hash) VALUES (%s, %s, %s)",
-            [(f"bench{first + n}@example.com", "Bench", "-") for n in range(buyers)],
-        )
-        users = await conn.fetch_all("SELECT id FROM users WHERE id > %s ORDER BY id", (first,))
-    return SeededEvent(event_id, seat_ids, tuple(row["id"] for row in users))
+        user_ids = await create_buyers(conn, buyers)
+    return SeededEvent(event_id, seat_ids, user_ids)
+
+
+async def create_buyers(conn: Connection, count: int) -> tuple[int, ...]:
+    """`count` buyers written in bulk, with no password: they never log in, their bearer
+    tokens are minted directly."""
+    first = await conn.fetch_value("SELECT COALESCE(MAX(id), 0) FROM users")
+    await conn.execute_many(
+        "INSERT INTO users (email, name, password_hash) VALUES (%s, %s, %s)",
+        [(f"bench{first + n}@example.com", "Bench", "-") for n in range(count)],
+    )
+    users = await conn.fetch_all("SELECT id FROM users WHERE id > %s ORDER BY id", (first,))
+    return tuple(row["id"] for row in users)
 
 
 class Exit(NamedTuple):
@@ -374,3 +385,13 @@ async def wait_for_owners(redis_url: str, shards: int, within: float = 30.0) -> 
                 await asyncio.sleep(0.05)
     finally:
         await redis.aclose()
+
+
+async def interruptible(work: Coroutine[Any, Any, T]) -> T:
+    """`work`, cancelled by SIGTERM or SIGINT, so that its cleanup stops the servers and the
+    children it started (they run in sessions of their own and would outlive it)."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    return await task
