@@ -6,7 +6,7 @@
 
 import { api } from "./api.js";
 import { el } from "./dom.js";
-import { clock, eventDateTime, minutesSeconds, money, plural } from "./format.js";
+import { clockIn, eventDateTime, minutesSeconds, money, plural } from "./format.js";
 import { holdHere } from "./hold.js";
 import { announce, announceError } from "./notice.js";
 import { currentSession } from "./session.js";
@@ -49,7 +49,7 @@ export async function reviewPage(container, { params: [eventId] }) {
   const seats = heldSeats(layout, hold.seat_ids);
   const total = seats.reduce((sum, seat) => sum + seat.price, 0);
   const deadline = performance.now() + Date.parse(hold.expires_at) - Date.now();
-  const payBy = clock(Date.parse(hold.expires_at));
+  const payBy = clockIn(Date.parse(hold.expires_at), event.time_zone);
   const timeLeft = el("p", { className: "review-time", attrs: { role: "timer", "aria-live": "off" } });
   const pay = el("button", { type: "button", className: "primary", text: `Pay ${money(total, event.currency)}` });
   container.append(
