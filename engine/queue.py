@@ -131,6 +131,9 @@ class ShardQueue:
         move = asyncio.ensure_future(
             self._redis.blmove(self._keys.commands, self._keys.inflight, timeout, "RIGHT", "LEFT")
         )
+        # If this owner is cancelled mid-wait the read is left to end by itself; its failure (a
+        # lost connection) is then nobody's news, and must not be logged as never retrieved.
+        move.add_done_callback(_retrieve)
         if interrupt is None:
             return await move is not None
         stop = asyncio.ensure_future(interrupt.wait())
@@ -256,3 +259,8 @@ class ShardQueue:
 
     async def depth(self) -> int:
         return int(await self._redis.llen(self._keys.commands))
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -28,9 +28,7 @@ from tests.helpers.catalog import MakeEvent
 from tests.helpers.engine import Buyers, RunningEngine, ask_hold
 
 # Long, and in make chaos only. It failed every other run while a seat feed gave up for good after
-# one failed renewal (tests/gateway/test_shardchannels.py has that and the other gaps fixed since);
-# it still fails about one run in four the same way, the map resyncing and then missing the next
-# change (docs/reliability.md, known gaps).
+# one failed renewal (tests/gateway/test_shardchannels.py has that and the other gaps fixed since).
 pytestmark = [pytest.mark.chaos, pytest.mark.long, pytest.mark.timeout(90)]
 
 
@@ -47,6 +45,18 @@ async def change_of(watcher: Watcher, seat_id: int) -> None:
         frame = await next_frame(watcher, FrameKind.SEATS)
         if any(change["seat_id"] == seat_id for change in orjson.loads(frame.data)["changes"]):
             return
+
+
+async def subscribed_where_served(cluster: RedisClusterServer, channel: str) -> None:
+    """Until the node now serving `channel`'s slot has a subscriber to it: the feed's renewal
+    has landed where the engine publishes."""
+    slot = key_slot(channel.encode())
+    while True:
+        node = await asyncio.to_thread(cluster.master_of, slot)
+        answer = await asyncio.to_thread(node.cli, "PUBSUB", "SHARDNUMSUB", channel)
+        if answer.split()[-1:] != ["0"]:
+            return
+        await asyncio.sleep(0.05)
 
 
 async def hold_until_answered(
@@ -99,9 +109,12 @@ async def test_a_killed_master_fails_over_and_the_shard_answers_and_notifies_aga
             await asyncio.to_thread(private_cluster.restart_as_replica, master)
             second = await hold_until_answered(client, event.event_id, alice, event.seat_ids[1:2])
             assert second.hold is not None
-            # The subscription was lost with the master: the map is told to fetch a snapshot,
-            # then sees the changes published on the new master.
+            # The subscription was lost with the master: the map is told to fetch a snapshot
+            # (once for every failed renewal, and once more when Redis confirms the one that
+            # worked), then sees the changes published on the new master.
             await asyncio.wait_for(next_frame(watcher, FrameKind.RESYNC), 15)
+            channel = feed.channel(event.event_id)
+            await asyncio.wait_for(subscribed_where_served(private_cluster, channel), 15)
             third = await hold_until_answered(client, event.event_id, alice, event.seat_ids[2:3])
             assert third.hold is not None
             await asyncio.wait_for(change_of(watcher, event.seat_ids[2]), 15)
