@@ -34,8 +34,8 @@ test: lint browser-packages load-tools ## Lint, type-check, then the pytest suit
 # The fault suite at full size: bigger rushes and longer outages (`make test` runs one scenario
 # per kind of fault at scale 1 and leaves the ones marked `long` to this target).
 CHAOS_SCALE ?= 5
-chaos: venv system-packages load-tools ## Fault suite (kill -9, SIGSTOP, Redis/MariaDB outages, SIGTERM) with a results table, and every long scenario
-	CHAOS_SCALE=$(CHAOS_SCALE) $(BIN)/pytest -m "chaos or long" tests/chaos tests/bench $(PYTEST_ARGS)
+chaos: venv system-packages load-tools browser-packages ## Fault suite (kill -9, SIGSTOP, Redis/MariaDB outages, SIGTERM) with a results table, and every long scenario (the benchmarks' smokes, the browser tests' desktop variants)
+	CHAOS_SCALE=$(CHAOS_SCALE) $(BIN)/pytest -m "chaos or long" tests/chaos tests/bench tests/browser $(PYTEST_ARGS)
 
 # Each benchmark starts its own servers and processes; results go to bench/results/. The
 # engine's open-loop sweep and the hold-only rush's (bench.holdrush, driven by wrk) feed the

@@ -12,6 +12,8 @@ import pytest
 from tests.bench.test_smoke import ROOT, run_quick
 
 
+# `make bench` runs this benchmark in full; its smoke runs in `make chaos`.
+@pytest.mark.long
 @pytest.mark.timeout(240)
 def test_hold_rush_under_wrk_decides_every_request_and_draws_its_curve(tmp_path: Path) -> None:
     report = run_quick("bench.holdrush", tmp_path, "--sweep", "200,400")

@@ -43,6 +43,8 @@ def run_quick(module: str, out: Path, *options: str) -> dict[str, Any]:
     return report
 
 
+# `make bench` runs this benchmark in full; its smoke runs in `make chaos`.
+@pytest.mark.long
 @pytest.mark.timeout(240)
 def test_engine_benchmark_keeps_its_invariants(tmp_path: Path) -> None:
     report = run_quick("bench.engine", tmp_path, "--sweep", "300", "--sweep-seconds", "1")

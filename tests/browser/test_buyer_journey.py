@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 PHONE = 375
 DESKTOP = 1280
+# `make test` runs the phone, where the layout differs; `make chaos` runs both (long).
+BOTH_WIDTHS = pytest.mark.parametrize(
+    "width", [PHONE, pytest.param(DESKTOP, marks=pytest.mark.long)]
+)
 
 
 async def book_everything(stack: Stack, event_id: int) -> None:
@@ -108,7 +112,7 @@ async def test_the_events_list_shows_each_sale_state_with_its_next_step(
     await expect(card(page, ended.event_id).locator(".call-to-action")).to_have_count(0)
 
 
-@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+@BOTH_WIDTHS
 async def test_an_event_not_yet_on_sale_counts_down_and_offers_no_choice(
     open_stack: OpenStack, new_page: NewPage, width: int
 ) -> None:
@@ -235,7 +239,7 @@ async def test_the_review_without_a_hold_leads_back(
 # -- 8. bookings in the event's time zone, and a printable page ---------------------------------
 
 
-@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+@BOTH_WIDTHS
 async def test_a_booking_says_where_and_when_and_prints_alone(
     open_stack: OpenStack, new_page: NewPage, width: int
 ) -> None:
@@ -288,7 +292,7 @@ async def test_no_bookings_leads_to_the_events(open_stack: OpenStack, new_page: 
     await expect(page.get_by_role("link", name="First Night", exact=True)).to_be_visible()
 
 
-@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+@BOTH_WIDTHS
 async def test_a_sold_out_event_says_so_and_offers_another_date(
     open_stack: OpenStack, new_page: NewPage, width: int
 ) -> None:

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 
 PHONE: Final = 375
 DESKTOP: Final = 1280
-WIDTHS: Final = pytest.mark.parametrize("width", [PHONE, DESKTOP], ids=["phone", "desktop"])
+# `make test` runs the phone, where the layout differs; `make chaos` runs both (long).
+WIDTHS: Final = pytest.mark.parametrize(
+    "width", [PHONE, pytest.param(DESKTOP, marks=pytest.mark.long)], ids=["phone", "desktop"]
+)
 # The id of a seat whose button lies wholly inside the map's box, where a finger can reach it.
 SEAT_IN_VIEW: Final = """() => {
   const box = document.querySelector(".map-box").getBoundingClientRect();
