@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import secrets
 import sys
 import tempfile
 from collections.abc import Awaitable, Iterator, Sequence
@@ -45,10 +44,10 @@ from bench.stack import (
     private_servers,
     procfile,
     settings_for,
+    stack_environment,
     wait_for_owners,
     wait_until_ready,
 )
-from devstack.servers import LOOPBACK, free_port
 from domain.statuses import Role
 from gateway.auth.tokens import TokenCodec
 from persistence import Database
@@ -116,21 +115,8 @@ class Shop:
 
 
 def environment(servers: Servers) -> dict[str, str]:
-    port = free_port()
-    return {
-        "RUSHQUEUE_ENV": "development",
-        **servers.redis_env,
-        "DATABASE_URL": servers.database_url,
-        "HTTP_HOST": LOOPBACK,
-        "HTTP_PORT": str(port),
-        "PUBLIC_URL": f"http://{LOOPBACK}:{port}",
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "ARGON2_PROFILE": "cheapest",
-        "STRIPE_SECRET_KEY": "",  # empty counts as unset: the local checkout
-        # Thousands of holds and queue joins from one loopback address in a few seconds.
-        "RATE_LIMITS": "off",
-        "LOG_LEVEL": "WARNING",
-    }
+    # Thousands of holds and queue joins from one loopback address in a few seconds.
+    return stack_environment(servers, RATE_LIMITS="off")
 
 
 async def in_flight(work: Iterator[Awaitable[Any]]) -> list[Any]:

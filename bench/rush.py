@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import logging
 import os
-import secrets
 import sys
 import tempfile
 import time
@@ -57,6 +56,7 @@ from bench.stack import (
     procfile,
     seed_event,
     settings_for,
+    stack_environment,
     wait_for_owners,
     wait_until_ready,
 )
@@ -117,33 +117,23 @@ class Stack:
 
 def environment(servers: Servers, config: RushConfig) -> dict[str, str]:
     """The settings every child gets (and the load client reads back with `settings_for`)."""
-    port = free_port()
     browser = LimitSettings().seat_map_per_ip
     seat_maps = f"{browser.count * (config.watchers + 1)}/{browser.seconds}"
-    return {
-        "RUSHQUEUE_ENV": "development",
-        **servers.redis_env,
-        "DATABASE_URL": servers.database_url,
-        "HTTP_HOST": LOOPBACK,
-        "HTTP_PORT": str(port),
-        "PUBLIC_URL": f"http://{LOOPBACK}:{port}",
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "ARGON2_PROFILE": "cheapest",
-        "HOLD_TTL_SECONDS": str(config.hold_ttl_s),
-        "STRIPE_SECRET_KEY": "",  # empty counts as unset: the local checkout
+    return stack_environment(
+        servers,
+        HOLD_TTL_SECONDS=str(config.hold_ttl_s),
         # Rate limits stay on, as in production, but every watcher shares one loopback address,
         # so the per-client websocket cap must admit them all, and each watcher gets a
         # browser's own budget of seat-map connects (reconnects after gaps included).
         # (one more for the screenshot's browser)
-        "WS_MAX_PER_IP": str(config.watchers + 1),
-        "RATE_LIMIT_SEAT_MAP_PER_IP": seat_maps,
+        WS_MAX_PER_IP=str(config.watchers + 1),
+        RATE_LIMIT_SEAT_MAP_PER_IP=seat_maps,
         **(
             {"SEAT_PUSH_WINDOW_MS": str(config.push_window_ms)}
             if config.push_window_ms is not None
             else {}
         ),
-        "LOG_LEVEL": "WARNING",
-    }
+    )
 
 
 async def run(config: RushConfig) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import secrets
 import shlex
 import signal
 import subprocess
@@ -139,6 +140,26 @@ def _pid_of(node: RedisServer) -> int:
     if pid is None:
         raise ServerError(f"redis-server on port {node.port} gave no process_id")
     return int(pid)
+
+
+def stack_environment(servers: Servers, **settings: str) -> dict[str, str]:
+    """What every child of a private stack gets: its servers, the gateway on a free loopback
+    port (and the public URL on it), a fresh JWT secret, the cheapest password hashing, the local
+    checkout and warnings only; `settings` adds to it or overrides it."""
+    port = free_port()
+    return {
+        "RUSHQUEUE_ENV": "development",
+        **servers.redis_env,
+        "DATABASE_URL": servers.database_url,
+        "HTTP_HOST": LOOPBACK,
+        "HTTP_PORT": str(port),
+        "PUBLIC_URL": f"http://{LOOPBACK}:{port}",
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "ARGON2_PROFILE": "cheapest",
+        "STRIPE_SECRET_KEY": "",  # empty counts as unset: the local checkout
+        "LOG_LEVEL": "WARNING",
+        **settings,
+    }
 
 
 def settings_for(servers: Servers, **overrides: str) -> Settings:

@@ -24,7 +24,6 @@ import bisect
 import logging
 import multiprocessing
 import os
-import secrets
 import statistics
 import tempfile
 import time
@@ -52,6 +51,7 @@ from bench.stack import (
     procfile,
     seed_event,
     settings_for,
+    stack_environment,
     wait_for_owners,
     wait_until_ready,
 )
@@ -59,7 +59,6 @@ from bench.stats import percentiles
 from bench.watchers import LiveMap, Watchers
 from bench.writebehind import wait_drained
 from config import Settings
-from devstack.servers import LOOPBACK, free_port
 from domain.statuses import SeatStatus
 from domain.waiting_room import WaitingRoomSettings
 from engine.client import EngineClient
@@ -115,25 +114,15 @@ class RoomSample:
 
 
 def environment(servers: Servers, config: RoomConfig) -> dict[str, str]:
-    port = free_port()
-    return {
-        "RUSHQUEUE_ENV": "development",
-        "REDIS_URL": servers.redis_url,
-        "DATABASE_URL": servers.database_url,
-        "HTTP_HOST": LOOPBACK,
-        "HTTP_PORT": str(port),
-        "PUBLIC_URL": f"http://{LOOPBACK}:{port}",
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "ARGON2_PROFILE": "cheapest",
-        "HOLD_TTL_SECONDS": str(config.hold_ttl_s),
-        "STRIPE_SECRET_KEY": "",  # the local checkout
+    return stack_environment(
+        servers,
+        HOLD_TTL_SECONDS=str(config.hold_ttl_s),
         # Every buyer and socket comes from 127.0.0.1: per-IP limits would test the limiter.
-        "RATE_LIMITS": "off",
+        RATE_LIMITS="off",
         # Thousands of requests in flight at once: at the default 64 connections the gateway's
         # pool runs dry and requests fail ("No connection available") instead of waiting.
-        "REDIS_MAX_CONNECTIONS": str(REDIS_CONNECTIONS),
-        "LOG_LEVEL": "WARNING",
-    }
+        REDIS_MAX_CONNECTIONS=str(REDIS_CONNECTIONS),
+    )
 
 
 async def run(config: RoomConfig) -> dict[str, Any]:

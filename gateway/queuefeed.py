@@ -203,10 +203,9 @@ class QueueFeed:
                 continue
             if message is None:
                 continue
+            self._dispatch(message)
             if message.kind is Kind.RESUBSCRIBED:
                 await self._reread(message.channel)
-            else:
-                self._dispatch(message)
 
     async def _resubscribe(self) -> None:
         """Subscribe every channel again, on the node serving its slot now (a cluster may have
@@ -228,7 +227,8 @@ class QueueFeed:
         channel = self._channels.get(message.channel)
         if channel is None:  # its last watcher has just left
             return
-        if message.kind is Kind.SUBSCRIBED:
+        if message.kind in (Kind.SUBSCRIBED, Kind.RESUBSCRIBED):
+            # A renewal's confirmation is also the first of a subscribe it overtook.
             channel.confirmed.set()
             return
         if message.kind is not Kind.MESSAGE:

@@ -218,6 +218,8 @@ class SeatFeed:
             channel.confirmed.set()
             return
         if message.kind is Kind.RESUBSCRIBED:
+            # Also the first confirmation of a channel whose subscribe a renewal overtook.
+            channel.confirmed.set()
             self._push_window.flush(name)
             self._fan_out(name, RESYNC)
             return

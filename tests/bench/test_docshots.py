@@ -3,14 +3,15 @@ pictures the README shows, each a PNG of its viewport's size."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import pytest
 
-ROOT: Final = Path(__file__).resolve().parents[2]
+from tests.helpers.commands import run_module
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 RUN_WITHIN: Final = 180.0
 PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 PICTURES: Final = {
@@ -25,26 +26,7 @@ PICTURES: Final = {
 @pytest.mark.long
 @pytest.mark.timeout(240)
 def test_the_readme_pictures_are_taken(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.docshots", "--quick", "--out", str(tmp_path)],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=RUN_WITHIN)
-    finally:
-        if process.poll() is None:
-            # SIGTERM first: the tool then stops the servers and processes it started.
-            process.terminate()
-            try:
-                process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
-    assert process.returncode == 0, f"bench.docshots exited with {process.returncode}:\n{output}"
+    run_module("bench.docshots", "--quick", "--out", str(tmp_path), within=RUN_WITHIN)
 
     sizes = {}
     for path in sorted(tmp_path.iterdir()):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.test_smoke import ROOT, run_quick
+from tests.bench.test_smoke import run_quick
+from tests.helpers.commands import ROOT
 
 
 # `make bench` runs this benchmark in full; its smoke runs in `make chaos`.

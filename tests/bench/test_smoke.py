@@ -3,40 +3,20 @@ report and find its invariants kept. Nothing about speed is asserted; that is th
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Final
 
 import orjson
 import pytest
 
-ROOT: Final = Path(__file__).resolve().parents[2]
+from tests.helpers.commands import run_module
+
 RUN_WITHIN: Final = 220.0
 
 
 def run_quick(module: str, out: Path, *options: str) -> dict[str, Any]:
     """Run `python -m <module> --quick --out <out> [options]` and return the report it wrote."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, "--quick", "--out", str(out), *options],
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=RUN_WITHIN)
-    finally:
-        if process.poll() is None:
-            # SIGTERM first: the benchmark then stops the servers and processes it started.
-            process.terminate()
-            try:
-                process.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
-    assert process.returncode == 0, f"{module} exited with {process.returncode}:\n{output}"
+    run_module(module, "--quick", "--out", str(out), *options, within=RUN_WITHIN)
     reports = list(out.glob("*.json"))
     assert len(reports) == 1, f"expected one report in {out}, found {reports}"
     report: dict[str, Any] = orjson.loads(reports[0].read_bytes())
