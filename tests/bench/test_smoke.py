@@ -60,6 +60,8 @@ def test_engine_benchmark_on_a_cluster_counts_every_node(tmp_path: Path) -> None
     assert set(report["configurations"][1]["cpu_s"]) >= {"engine-0", "engine-1"}
 
 
+# `make bench` runs this benchmark in full; its smoke runs in `make chaos`.
+@pytest.mark.long
 @pytest.mark.timeout(240)
 def test_rush_keeps_its_invariants(tmp_path: Path) -> None:
     report = run_quick("bench.rush", tmp_path)

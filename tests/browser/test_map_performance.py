@@ -59,6 +59,9 @@ class Profile:
 PROFILES: Final = (Profile("desktop", 1280, 1, False), Profile("phone", 375, 4, True))
 
 
+# A measurement the docs publish, so it runs with the long scenarios (`make chaos`); what the
+# map must do at 20,000 seats, `make test` checks in test_venue_map.py.
+@pytest.mark.long
 @pytest.mark.parametrize("profile", PROFILES, ids=[profile.name for profile in PROFILES])
 async def test_the_20000_seat_map_draws_and_follows_1000_changes_quickly(
     open_stack: OpenStack, new_page: NewPage, profile: Profile
