@@ -49,11 +49,11 @@ from bench.metrics import EngineScrape, scrape_engines, wait_for_even_spread
 from bench.procstats import UsageMeter, cpu_of, per_cpu_second
 from bench.report import write_report
 from bench.stack import (
-    ONE_SERVER,
     EngineProcesses,
     RedisShape,
     SeededEvent,
     Servers,
+    add_redis_options,
     engine_env,
     private_servers,
     seed_event,
@@ -389,18 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[(shards, processes) for processes in (1, 2) for shards in (1, 2, 4, 8)],
         help="shards x engine processes to sell out, e.g. 1x1,4x1,1x2 (default: 1-8 x 1-2)",
     )
-    parser.add_argument(
-        "--cluster",
-        action="store_true",
-        help="a private Redis Cluster of three masters instead of one server",
-    )
-    parser.add_argument(
-        "--replicas",
-        type=int,
-        choices=(0, 1),
-        default=1,
-        help="--cluster: replicas per master; with 1, REDIS_MIN_REPLICAS=1 (default: 1)",
-    )
+    add_redis_options(parser)
     parser.add_argument(
         "--sweep", type=rates, default=(), help="open-loop rates on one shard, e.g. 1000,2000"
     )
@@ -409,9 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cluster and args.best_available:
         parser.error("--best-available runs on one server only")
-    args.redis_shape = (
-        RedisShape(cluster=True, replicas=args.replicas) if args.cluster else ONE_SERVER
-    )
+    args.redis_shape = RedisShape.from_args(args)
     if args.quick:
         args.seats, args.buyers = min(args.seats, 800), min(args.buyers, 300)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

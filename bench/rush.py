@@ -46,11 +46,11 @@ from bench.report import write_report
 from bench.screenshot import capture_seat_map
 from bench.shoppers import MAX_SEATS, Shoppers
 from bench.stack import (
-    ONE_SERVER,
     Children,
     RedisShape,
     SeededEvent,
     Servers,
+    add_redis_options,
     interruptible,
     private_servers,
     procfile,
@@ -353,18 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--engines", type=int, default=1, help="engine processes sharing the shards (default: 1)"
     )
-    parser.add_argument(
-        "--cluster",
-        action="store_true",
-        help="a private Redis Cluster of three masters instead of one server",
-    )
-    parser.add_argument(
-        "--replicas",
-        type=int,
-        choices=(0, 1),
-        default=1,
-        help="--cluster: replicas per master; with 1, REDIS_MIN_REPLICAS=1 (default: 1)",
-    )
+    add_redis_options(parser)
     parser.add_argument("--push-window-ms", type=int, help="SEAT_PUSH_WINDOW_MS for the gateway")
     parser.add_argument(
         "--screenshot", type=Path, help="save a PNG of the seat map in a browser mid-rush"
@@ -421,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         in_flight=args.in_flight,
         web_processes=args.web_processes,
         engines=args.engines,
-        redis=RedisShape(cluster=True, replicas=args.replicas) if args.cluster else ONE_SERVER,
+        redis=RedisShape.from_args(args),
         push_window_ms=args.push_window_ms,
         screenshot=args.screenshot,
         logs=args.logs,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import re
@@ -65,6 +66,11 @@ class RedisShape:
     def min_replicas(self) -> int:
         return min(self.replicas, 1)
 
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RedisShape:
+        """The shape `add_redis_options`'s options chose."""
+        return cls(cluster=True, replicas=args.replicas) if args.cluster else cls()
+
     def describe(self) -> str:
         if not self.cluster:
             return "one server"
@@ -75,6 +81,22 @@ class RedisShape:
 
 
 ONE_SERVER: Final = RedisShape()
+
+
+def add_redis_options(parser: argparse.ArgumentParser) -> None:
+    """`--cluster` and `--replicas`, the same for every benchmark (`RedisShape.from_args`)."""
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a private Redis Cluster of three masters instead of one server",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="--cluster: replicas per master; with 1, REDIS_MIN_REPLICAS=1 (default: 1)",
+    )
 
 
 @dataclass(frozen=True, slots=True)
